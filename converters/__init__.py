@@ -1,0 +1,1 @@
+"""Converters from rep-deploy ONNX to other formats (installed as ``rep_deploy.converters``)."""

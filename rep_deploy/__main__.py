@@ -1,0 +1,3 @@
+from rep_deploy.cli import main
+
+main()

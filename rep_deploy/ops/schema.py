@@ -1,0 +1,67 @@
+"""The op-set definition shared by the exporter, the passes, the kernels' tests, converters and profiler.
+
+Every op of domain ``rep_deploy`` (version 1) is described by one :class:`OpSpec`: its inputs,
+outputs and attributes with defaults, a numpy reference (the test oracle), and the ONNX function body
+in standard ops that lets the exported file run anywhere.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import onnx
+
+DOMAIN = "rep_deploy"
+VERSION = 1
+#: Standard-op opset the function bodies and exported graphs use (Pad with ``axes`` needs 18).
+ONNX_OPSET = 18
+#: ONNX Runtime 1.31 accepts IR version <= 13 while onnx 1.23 writes 14; pin what we write.
+IR_VERSION = 10
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute: ONNX type, default (None = required) and what it means."""
+
+    type: int  # onnx.AttributeProto.AttributeType
+    default: Any
+    doc: str
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    name: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    attributes: dict[str, Attr]
+    doc: str
+    reference: Callable[..., Any]
+    function_body: Callable[[], onnx.FunctionProto]
+    optional_inputs: tuple[str, ...] = field(default_factory=tuple)
+
+    def resolve_attributes(self, given: dict[str, Any]) -> dict[str, Any]:
+        """Fill defaults and reject unknown or missing attributes (names the offending one)."""
+        unknown = sorted(set(given) - set(self.attributes))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown attribute(s) {unknown}; known: "
+                             f"{sorted(self.attributes)}")
+        out = {}
+        for name, attr in self.attributes.items():
+            if name in given:
+                out[name] = given[name]
+            elif attr.default is None:
+                raise ValueError(f"{self.name}: attribute {name!r} is required")
+            else:
+                out[name] = attr.default
+        return out
+
+
+def attr_ref(name: str, attr_type: int) -> onnx.AttributeProto:
+    """An attribute of a function-body node that refers to the calling node's attribute ``name``."""
+    a = onnx.AttributeProto()
+    a.name, a.ref_attr_name, a.type = name, name, attr_type
+    return a
+
+
+def attr_default(name: str, attr: Attr) -> onnx.AttributeProto:
+    return onnx.helper.make_attribute(name, attr.default, attr_type=attr.type)
