@@ -1,7 +1,9 @@
 """The ``rep-deploy`` command line: each command is a thin shell over one library function."""
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -11,6 +13,27 @@ from rep_deploy import __version__
 class ReportedError(click.ClickException):
     """A user-facing error: one line on stderr, exit code 1."""
 
+    def show(self, file=None) -> None:  # type: ignore[override]
+        click.secho(f"error: {self.message}", err=True, fg="red")
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+
+
+def _parse_shape(_ctx, _param, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        dims = tuple(int(v) for v in value.replace("x", ",").split(","))
+    except ValueError:
+        raise click.BadParameter(f"expected N,C,H,W integers, got {value!r}") from None
+    if len(dims) != 4:
+        raise click.BadParameter(f"expected 4 sizes N,C,H,W, got {len(dims)} ({value!r})")
+    return dims
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="rep-deploy")
@@ -19,12 +42,205 @@ def main() -> None:
 
     \b
     Typical flow:
-      rep-deploy zoo                                   # the models rep-deploy knows
+      rep-deploy zoo                                     # the models rep-deploy knows
       rep-deploy export rep-reactnet-a --checkpoint model_best.pth.tar -o out/
-      rep-deploy info out/model.onnx
+      rep-deploy info out/model.onnx                     # what the exported file holds
+
+    \b
+    Try it on the shipped demo (a Rep ResNet-20 trained on 8x8 digits):
+      rep-deploy export rep-resnet20-digits --pretrained -o out/demo
 
     Run `rep-deploy COMMAND --help` for each command's options.
     """
+
+
+# ----------------------------------------------------------------------------------------- zoo
+@main.command()
+@click.option("--beta", type=click.IntRange(1), default=None, help="RepTran factor for Rep models.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def zoo(beta: int | None, as_json: bool) -> None:
+    """List the model zoo with parameters, binary weights and OPs.
+
+    OPs follow the RepBNN paper: OPs = FLOPs + BOPs/64, BatchNorm excluded; one image at the model's
+    native input size. Rep models use their default beta (2) unless --beta is given.
+    """
+    import torch
+
+    from rep_deploy.profile import count_ops
+    from rep_deploy.registry import create_model, get_model_info, list_models
+
+    rows = []
+    for name in list_models():
+        info = get_model_info(name)
+        b = beta if (beta is not None and info.rep_of is not None) else None
+        try:
+            with torch.device("meta"):  # shapes only: counting costs no arithmetic
+                c = count_ops(create_model(name, beta=b), info.input_size)
+        except ValueError as e:  # e.g. a beta that does not divide this model's channels
+            rows.append({"name": name, "error": str(e).splitlines()[0]})
+            continue
+        rows.append({"name": name, "family": info.family, "beta": b or info.beta,
+                     "input": "x".join(map(str, info.input_size)), "classes": info.num_classes,
+                     "params": c.params, "binary_weights": c.binary_params, "bops": c.binary_macs,
+                     "flops": c.fp_macs, "ops": c.ops(), "ops_with_bn": c.ops(with_bn=True)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"rep-deploy model zoo ({len(rows)} models)", title_justify="left")
+    t.add_column("model", no_wrap=True)
+    for col in ("beta", "input", "params", "binary w.", "BOPs", "FLOPs", "OPs"):
+        t.add_column(col, justify="right", no_wrap=True)
+    sci = lambda v: f"{v:.3e}".replace("e+0", "e").replace("e+", "e")  # noqa: E731
+    for r in rows:
+        if "error" in r:
+            t.add_row(r["name"], "", "", f"[red]{r['error']}[/red]", "", "", "", "")
+            continue
+        t.add_row(r["name"], str(r["beta"]), r["input"], f"{r['params'] / 1e6:.2f}M",
+                  f"{r['binary_weights'] / 1e6:.2f}M", sci(r["bops"]), sci(r["flops"]), sci(r["ops"]))
+    from rich.console import Console
+
+    Console(width=None if sys.stdout.isatty() else 120).print(t)
+
+
+# -------------------------------------------------------------------------------------- export
+@main.command()
+@click.argument("model")
+@click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False),
+              help="Directory for model.onnx and report.json (created if missing).")
+@click.option("--checkpoint", type=click.Path(dir_okay=False),
+              help="Trained weights: Rep_AdamBNN / ReActNet / AdamBNN .pth.tar or a rep-deploy .pt. "
+                   "Loaded with weights_only=True and strictly (every mismatch is listed).")
+@click.option("--pretrained", is_flag=True,
+              help="Use the checkpoint shipped with rep-deploy (the digits demo models).")
+@click.option("--beta", type=click.IntRange(1), help="RepTran factor for Rep models (default 2).")
+@click.option("--input-shape", callback=_parse_shape, metavar="N,C,H,W",
+              help="Verification batch shape; the file keeps a dynamic batch axis. "
+                   "Default: 8 images at the model's native size.")
+@click.option("--ops", type=click.Choice(["custom", "standard"]), default="custom", show_default=True,
+              help="custom: BinaryConv/Repeat ops with bit-packed weights (needs rep-deploy's "
+                   "runtime for speed; runs anywhere via function bodies). standard: plain ONNX "
+                   "(Conv with +-alpha weights) for runtimes without custom ops.")
+@click.option("--fuse/--no-fuse", default=True, show_default=True,
+              help="Fuse BinaryConv + Repeat + BatchNorm (+ residual Add) into one op (custom only).")
+@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
+              help="Max |ONNX - PyTorch| allowed, relative to max |logit|. Top-1 must agree exactly.")
+@click.option("--reference-images", type=click.IntRange(0), default=1, show_default=True,
+              help="Images also run through onnx.reference (slow, independent of ONNX Runtime); 0 skips.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the random verification batch (and of random weights without a checkpoint).")
+def export(model: str, output_dir: str, checkpoint: str | None, pretrained: bool, beta: int | None,
+           input_shape: tuple[int, int, int, int] | None, ops: str, fuse: bool, tolerance: float,
+           reference_images: int, seed: int) -> None:
+    """Export MODEL (a name from `rep-deploy zoo`) to ONNX and verify it against PyTorch.
+
+    Writes OUTPUT/model.onnx and OUTPUT/report.json only if the exported model agrees with
+    PyTorch (top-1 on every verification image, logits within --tolerance); otherwise nothing is
+    written and the exit code is 1.
+
+    \b
+    Examples:
+      rep-deploy export rep-resnet20-digits --pretrained -o out/demo
+      rep-deploy export rep-reactnet-a --checkpoint model_best.pth.tar -o out/rep
+      rep-deploy export reactnet-a --ops standard -o out/baseline
+    """
+    from rep_deploy.checkpoint import CheckpointError
+    from rep_deploy.export import ExportError, ExportOptions, export_model
+    from rep_deploy.registry import UnknownModelError
+    from rep_deploy.reptran import RepTranError
+    from rep_deploy.validate import VerificationError
+
+    if pretrained and checkpoint:
+        raise ReportedError("give either --pretrained or --checkpoint, not both")
+    if pretrained:
+        from rep_deploy.models import demo
+
+        if model not in demo.MODELS:
+            raise ReportedError(f"no shipped weights for {model}; shipped: {', '.join(demo.MODELS)} "
+                                f"(use --checkpoint PATH for other models)")
+        checkpoint = str(demo.checkpoint_path(model))
+    if ops == "standard" and fuse:
+        fuse = False  # fused ops are custom ops
+    console = _console()
+    options = ExportOptions(ops=ops, fuse=fuse, input_shape=input_shape, tolerance=tolerance,  # type: ignore[arg-type]
+                            reference_images=reference_images, seed=seed)
+    try:
+        with console.status("starting") as status:
+            result = export_model(model, output_dir, checkpoint=checkpoint, beta=beta,
+                                  options=options, progress=lambda m: status.update(m))
+    except VerificationError as e:
+        _print_verification(console, e.report.to_dict())
+        raise ReportedError(f"{e}; nothing was written") from None
+    except (ExportError, CheckpointError, UnknownModelError, RepTranError) as e:
+        raise ReportedError(str(e)) from None
+    except FileNotFoundError as e:
+        raise ReportedError(f"{e.filename}: no such file") from None
+    _print_summary(console, result.report, result.model_path, result.report_path)
+
+
+def _print_verification(console, v: dict) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"verification on {v['input_source']}", title_justify="left")
+    for col in ("backend", "images", "top-1 agree", "max |diff|", "max rel diff", "accuracy", "result"):
+        t.add_column(col, justify="left" if col in ("backend", "result") else "right")
+    if v.get("torch_accuracy") is not None:
+        t.add_row("PyTorch (reference)", str(v["images"]), "", "", "", f"{v['torch_accuracy']:.2%}", "")
+    for b in v["backends"]:
+        ok = "[green]pass[/green]" if not b["failures"] else "[red]" + "; ".join(b["failures"]) + "[/red]"
+        acc = "" if b["accuracy"] is None else f"{b['accuracy']:.2%}"
+        t.add_row(b["backend"], str(b["images"]), f"{b['top1_agreement']:.2%}", f"{b['max_abs_diff']:.3g}",
+                  f"{b['max_rel_diff']:.3g}", acc, ok)
+    console.print(t)
+    console.print(f"binarization inputs exactly 0 (PyTorch sign(0)=0 would differ): "
+                  f"{v['sign_zero_inputs']} of {v['binarized_values']}")
+
+
+def _print_summary(console, r: dict, model_path: Path, report_path: Path) -> None:
+    _print_verification(console, r["verification"])
+    ops = ", ".join(f"{k} x{v}" for k, v in r["op_histogram"].items() if "::" in k) or "none"
+    console.print(f"custom ops: {ops}")
+    console.print(f"passes: " + ", ".join(f"{k} x{v}" for k, v in r["passes"].items()))
+    console.print(f"size: {r['file_bytes'] / 1e6:.3f} MB ({r['size_ratio_to_ideal']:.3f} x the ideal "
+                  f"{r['ideal_bytes'] / 1e6:.3f} MB: 1 bit per binary weight, 32 per other parameter)")
+    console.print(f"[green]wrote[/green] {model_path} and {report_path} in {r['seconds']:.1f}s")
+
+
+# ---------------------------------------------------------------------------------------- info
+@main.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info(path: str, as_json: bool) -> None:
+    """Show what an exported ONNX file holds: model, metadata, inputs/outputs, ops, sizes."""
+    from rep_deploy.inspect import describe
+
+    try:
+        d = describe(path)
+    except ValueError as e:
+        raise ReportedError(str(e)) from None
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    c = _console()
+    meta = d["metadata"]
+    c.print(f"[bold]{path}[/bold]  {d['file_bytes'] / 1e6:.3f} MB, IR {d['ir_version']}, "
+            f"opsets {d['opsets']}")
+    if meta:
+        c.print(f"model {meta.get('model')} (beta={meta.get('beta')}), ops={meta.get('ops')}, "
+                f"fused={meta.get('fused')}, weights: {meta.get('weights')}, "
+                f"rep-deploy {meta.get('rep_deploy_version')}")
+        c.print(f"normalization: mean={meta.get('mean')} std={meta.get('std')}")
+    else:
+        c.print("[yellow]no rep-deploy metadata: not written by rep-deploy export[/yellow]")
+    for kind in ("inputs", "outputs"):
+        for io in d[kind]:
+            c.print(f"{kind[:-1]}: {io['name']} {io['dtype']} {io['shape']}")
+    c.print("ops: " + ", ".join(f"{k} x{v}" for k, v in d["op_histogram"].items()))
+    c.print(f"binary weights: {d['binary_weights']:,} ({d['binary_weight_bytes']:,} bytes packed); "
+            f"float parameters: {d['float_parameters']:,}")
+    if d["functions"]:
+        c.print("function bodies (run without the rep-deploy library): " + ", ".join(d["functions"]))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -130,11 +130,14 @@ class ScaledBinaryConv2d(nn.Module):
         return self.out_channels * (self.in_channels // self.groups) * kh * kw * out_h * out_w
 
     def forward(self, x: Tensor) -> Tensor:
-        args = (self.binary_weight(), self.scale(), self.stride, self.pads, self.dilation,
-                self.groups, self.pad_value)
         if torch.onnx.is_in_onnx_export():
-            return _BinaryConvExport.apply(x, *args)
-        return _binary_conv(x, *args)
+            # rep_deploy.export.patcher freezes sign(W) and alpha as plain tensors so the tracer
+            # records them as constants rather than as ops on the latent weight.
+            wb, scale = getattr(self, "_export_frozen", None) or (self.binary_weight(), self.scale())
+            return _BinaryConvExport.apply(x, wb, scale, self.stride, self.pads, self.dilation,
+                                           self.groups, self.pad_value)
+        return _binary_conv(x, self.binary_weight(), self.scale(), self.stride, self.pads,
+                            self.dilation, self.groups, self.pad_value)
 
     def extra_repr(self) -> str:
         s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

@@ -68,4 +68,6 @@ class BinaryActivation(nn.Module):
     """
 
     def forward(self, x: Tensor) -> Tensor:
+        if torch.onnx.is_in_onnx_export():
+            return binarize(x)  # traced as GreaterOrEqual + Where; the gradient is irrelevant
         return sign_approx(x)

@@ -21,7 +21,7 @@ class LearnableBias(nn.Module):
         self.bias = nn.Parameter(torch.zeros(1, channels, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.bias.expand_as(x)
+        return x + self.bias  # broadcast: same values as ReActNet's expand_as, one ONNX Add
 
     def extra_repr(self) -> str:
         return f"{self.channels}"

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import onnx
 
-from . import binary_conv, bitpack, repeat
+from . import binary_conv, binary_conv_fused, bitpack, repeat
 from .schema import DOMAIN, IR_VERSION, ONNX_OPSET, VERSION, Attr, OpSpec
 
 #: Every op of the domain, by name.
-OPS: dict[str, OpSpec] = {spec.name: spec for spec in (binary_conv.SPEC, repeat.SPEC)}
+OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
+    binary_conv.SPEC, repeat.SPEC, binary_conv_fused.SPEC, binary_conv_fused.SPEC_ADD)}
 
 __all__ = ["DOMAIN", "VERSION", "ONNX_OPSET", "IR_VERSION", "OPS", "Attr", "OpSpec", "get",
-           "function_protos", "opset_imports", "bitpack", "binary_conv", "repeat"]
+           "function_protos", "opset_imports", "make_node", "bitpack", "binary_conv", "binary_conv_fused",
+           "repeat"]
 
 
 def get(name: str) -> OpSpec:
@@ -25,9 +27,26 @@ def get(name: str) -> OpSpec:
 
 
 def function_protos(names: set[str] | None = None) -> list[onnx.FunctionProto]:
-    """Model-local function bodies for the named ops (all ops when None)."""
-    return [OPS[n].function_body() for n in sorted(OPS) if names is None or n in names]
+    """Model-local function bodies for the named ops and the ops their bodies call (all when None)."""
+    wanted = set(OPS) if names is None else set(names)
+    # fused ops' bodies call BinaryConv and Repeat
+    if wanted & {binary_conv_fused.NAME, binary_conv_fused.NAME_ADD}:
+        wanted |= {binary_conv.NAME, repeat.NAME}
+    # callees before callers: onnx.reference resolves function calls in list order
+    return [OPS[n].function_body() for n in OPS if n in wanted]
 
 
 def opset_imports() -> list[onnx.OperatorSetIdProto]:
     return [onnx.helper.make_opsetid("", ONNX_OPSET), onnx.helper.make_opsetid(DOMAIN, VERSION)]
+
+
+def make_node(op_type: str, inputs: list[str], outputs: list[str], *, name: str | None = None,
+              **attrs: object) -> onnx.NodeProto:
+    """A node of this domain with *every* attribute written out (defaults resolved from the spec).
+
+    Writing defaults explicitly keeps files unambiguous for runtimes that do not apply function
+    attribute defaults (``onnx.reference`` does not, for attributes linked into nested calls).
+    """
+    spec = get(op_type)
+    return onnx.helper.make_node(op_type, inputs, outputs, name=name, domain=DOMAIN,
+                                 **spec.resolve_attributes(dict(attrs)))

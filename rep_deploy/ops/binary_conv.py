@@ -20,7 +20,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from .bitpack import unpack_weights
-from .schema import DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_default, attr_ref
+from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_default, attr_ref,
+                     set_traced_shape, traced_sizes)
 
 A = onnx.AttributeProto
 NAME = "BinaryConv"
@@ -172,9 +173,14 @@ def emit(g: Any, x: Any, w: Any, scale: Any, *, kernel_shape: Sequence[int], str
          pads: Sequence[int], dilations: Sequence[int], group: int, pad_value: int) -> Any:
     """TorchScript-exporter symbolic: one BinaryConv node. W is still float +-1 here; the exporter's
     packing step replaces it with the packed uint8 initializer."""
-    return g.op(f"{DOMAIN}::{NAME}", x, w, scale, kernel_shape_i=list(kernel_shape),
-                strides_i=list(strides), pads_i=list(pads), dilations_i=list(dilations),
-                group_i=int(group), pad_value_i=int(pad_value))
+    out = g.op(f"{DOMAIN}::{NAME}", x, w, scale, kernel_shape_i=list(kernel_shape),
+               strides_i=list(strides), pads_i=list(pads), dilations_i=list(dilations),
+               group_i=int(group), pad_value_i=int(pad_value))
+    xs, ws = traced_sizes(x) or [None] * 4, traced_sizes(w) or [None] * 4
+    spatial = [None if xs[2 + i] is None else
+               output_size(xs[2 + i], kernel_shape[i], strides[i], pads[i], pads[i + 2], dilations[i])
+               for i in range(2)] if len(xs) == 4 else [None, None]
+    return set_traced_shape(out, x, [xs[0], ws[0], *spatial])
 
 
 SPEC = OpSpec(name=NAME, inputs=("X", "W", "scale"), outputs=("Y",), attributes=ATTRIBUTES,

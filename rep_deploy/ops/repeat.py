@@ -11,7 +11,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from .schema import DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_default, attr_ref
+from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_ref, set_traced_shape,
+                     traced_sizes)
 
 A = onnx.AttributeProto
 NAME = "Repeat"
@@ -56,7 +57,11 @@ def function_body() -> onnx.FunctionProto:
 
 def emit(g: Any, x: Any, *, repeats: int) -> Any:
     """TorchScript-exporter symbolic: one Repeat node."""
-    return g.op(f"{DOMAIN}::{NAME}", x, repeats_i=int(repeats))
+    out = g.op(f"{DOMAIN}::{NAME}", x, repeats_i=int(repeats))
+    sizes = traced_sizes(x)
+    if sizes is not None and len(sizes) >= 2:
+        sizes[1] = None if sizes[1] is None else sizes[1] * int(repeats)
+    return set_traced_shape(out, x, sizes)
 
 
 SPEC = OpSpec(name=NAME, inputs=("X",), outputs=("Y",), attributes=ATTRIBUTES, doc=__doc__ or "",

@@ -65,3 +65,21 @@ def attr_ref(name: str, attr_type: int) -> onnx.AttributeProto:
 
 def attr_default(name: str, attr: Attr) -> onnx.AttributeProto:
     return onnx.helper.make_attribute(name, attr.default, attr_type=attr.type)
+
+
+def set_traced_shape(out: Any, like: Any, sizes: list[int | None] | None) -> Any:
+    """Give a custom node's TorchScript output a type (the exporter cannot infer custom shapes)."""
+    if sizes is not None:
+        try:
+            out.setType(like.type().with_sizes(sizes))
+        except RuntimeError:  # a type without sizes: leave it to ONNX shape inference
+            pass
+    return out
+
+
+def traced_sizes(value: Any) -> list[int | None] | None:
+    """Static sizes of a TorchScript value, None where unknown (dynamic) or for unknown rank."""
+    try:
+        return list(value.type().varyingSizes())
+    except RuntimeError:
+        return None

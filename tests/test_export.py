@@ -1,0 +1,151 @@
+"""``export_model`` on every zoo model: checker, stock ORT vs PyTorch, sizes, and bad input.
+
+Registry-driven: a model added to the zoo is exported here without touching this file. Full-size
+ImageNet models are marked ``slow`` (they still run in CI; ``-m "not slow"`` skips them locally).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from rep_deploy import ExportError, ExportOptions, export_model, get_model_info, list_models
+from rep_deploy.export import read_metadata
+from rep_deploy.registry import UnknownModelError
+from rep_deploy.validate import ort_runner
+
+
+def _cases() -> list:
+    cases = []
+    for name in list_models():
+        info = get_model_info(name)
+        big = info.input_size[1] >= 128
+        marks = [pytest.mark.slow] if big else []
+        for beta in ((1, 2) if info.rep_of is not None else (None,)):
+            cases.append(pytest.param(name, beta, id=f"{name}-beta{beta or 1}", marks=marks))
+    return cases
+
+
+@pytest.mark.parametrize("name,beta", _cases())
+def test_export_every_zoo_model(name: str, beta: int | None, tmp_path: Path) -> None:
+    info = get_model_info(name, beta)
+    big = info.input_size[1] >= 128
+    # ImageNet-size models: 2 images through ORT, skip the (18 s/image) reference evaluator except
+    # for the flagship, which test_reactnet_reference_evaluator covers.
+    options = ExportOptions(input_shape=(2 if big else 8, *info.input_size),
+                            reference_images=0 if big else 1)
+    result = export_model(name, tmp_path, beta=beta, options=options)
+    model = onnx.load(result.model_path)
+    onnx.checker.check_model(model, full_check=True)
+    assert model.ir_version <= 10
+    v = result.report["verification"]
+    assert v["passed"] and all(b["top1_agreement"] == 1.0 for b in v["backends"])
+    assert v["sign_zero_inputs"] == 0
+    meta = read_metadata(model)
+    assert meta["model"] == name and meta["beta"] == (beta or info.beta)
+    assert meta["input_shape"] == [None, *info.input_size]
+    assert json.loads(result.report_path.read_text())["file_bytes"] == result.model_path.stat().st_size
+    # one BinaryConv-family node per binary conv of the PyTorch model, and none left unfused
+    hist = result.report["op_histogram"]
+    n_binary = sum(v for k, v in hist.items() if k.startswith("rep_deploy::BinaryConv"))
+    from rep_deploy import create_model
+    from rep_deploy.nn import ScaledBinaryConv2d
+
+    with torch.device("meta"):
+        net = create_model(name, beta=beta)
+    assert n_binary == sum(isinstance(m, ScaledBinaryConv2d) for m in net.modules())
+    # every BinaryConv left unfused has a reason: a MaxPool between it and its BatchNorm (VGG-small)
+    readers = {i: n for n in model.graph.node for i in n.input}
+    for n in model.graph.node:
+        if n.op_type == "BinaryConv":
+            assert readers[n.output[0]].op_type == "MaxPool", n.name  # Rep: Repeat is fused
+
+
+@pytest.mark.slow
+def test_reactnet_reference_evaluator_and_size(tmp_path: Path) -> None:
+    """rep-reactnet-a: onnx.reference agrees too; the file is within 5% of the ideal size."""
+    custom = export_model("rep-reactnet-a", tmp_path / "custom",
+                          options=ExportOptions(input_shape=(2, 3, 224, 224), reference_images=1))
+    backends = {b["backend"]: b for b in custom.report["verification"]["backends"]}
+    assert backends["onnx.reference"]["top1_agreement"] == 1.0
+    ratio = custom.report["size_ratio_to_ideal"]
+    assert ratio <= 1.05, ratio
+    standard = export_model("rep-reactnet-a", tmp_path / "standard",
+                            options=ExportOptions(ops="standard", input_shape=(2, 3, 224, 224),
+                                                  reference_images=0))
+    hist = standard.report["op_histogram"]
+    assert not any("::" in k for k in hist) and hist["Conv"] == 32
+    shrink = standard.report["file_bytes"] / custom.report["file_bytes"]
+    print(f"\nrep-reactnet-a: custom {custom.report['file_bytes'] / 1e6:.2f} MB "
+          f"({ratio:.4f} x ideal), standard {standard.report['file_bytes'] / 1e6:.2f} MB "
+          f"({shrink:.2f} x larger)")
+    assert shrink > 5  # 28M binary weights at 32 bits instead of 1
+
+
+@pytest.mark.parametrize("ops_", ["custom", "standard"])
+def test_exported_file_runs_any_batch(ops_: str, tmp_path: Path) -> None:
+    r = export_model("rep-resnet20", tmp_path, options=ExportOptions(ops=ops_))  # type: ignore[arg-type]
+    run = ort_runner(r.model_path.read_bytes())
+    for n in (1, 3):
+        x = np.zeros((n, 3, 32, 32), np.float32)
+        assert run(x)["logits"].shape == (n, 10)
+
+
+def _assert_nothing_written(out: Path) -> None:
+    assert not (out / "model.onnx").exists() and not (out / "report.json").exists()
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_unknown_model(tmp_path: Path) -> None:
+    with pytest.raises(UnknownModelError, match="did you mean rep-resnet20"):
+        export_model("rep-resnet21", tmp_path / "o")
+    _assert_nothing_written(tmp_path / "o")
+
+
+@pytest.mark.parametrize("shape,match", [((1, 1, 32, 32), "takes 3-channel input"),
+                                         ((1, 3, 16, 16), "cannot take input shape"),
+                                         ((3, 32, 32), "N,C,H,W")])
+def test_bad_input_shape(shape, match: str, tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match=match):
+        export_model("vgg-small", tmp_path / "o", options=ExportOptions(input_shape=shape))  # type: ignore[arg-type]
+    _assert_nothing_written(tmp_path / "o")
+
+
+def test_unwritable_output(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(ExportError, match="cannot write to output directory"):
+        export_model("resnet20", blocker / "sub")
+
+
+def test_checkpoint_of_wrong_architecture(tmp_path: Path) -> None:
+    from rep_deploy import create_model
+    from rep_deploy.checkpoint import CheckpointError, save_checkpoint
+
+    ckpt = tmp_path / "vgg.pt"
+    save_checkpoint(create_model("vgg-small"), ckpt)
+    with pytest.raises(CheckpointError) as e:
+        export_model("resnet20", tmp_path / "o", checkpoint=str(ckpt))
+    assert "unexpected" in str(e.value) and "missing" in str(e.value)
+    _assert_nothing_written(tmp_path / "o")
+
+
+def test_failed_verification_writes_nothing(tmp_path: Path, monkeypatch) -> None:
+    """A backend that disagrees with PyTorch fails the export and leaves no file."""
+    import rep_deploy.export.main as main
+    from rep_deploy.validate import VerificationError
+
+    real = main.ort_runner
+
+    def off_by_one(model):
+        run = real(model)
+        return lambda x: {k: v + 1.0 for k, v in run(x).items()}
+
+    monkeypatch.setattr(main, "ort_runner", off_by_one)
+    with pytest.raises(VerificationError, match="exceeds"):
+        export_model("resnet20", tmp_path / "o", options=ExportOptions(reference_images=0))
+    _assert_nothing_written(tmp_path / "o")
