@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
 from .export import ExportError, ExportOptions, ExportResult, export_model  # noqa: E402
 from .registry import ModelInfo, create_model, get_model_info, list_models  # noqa: E402
 from .reptran import RepTranSpec, reptran  # noqa: E402
@@ -14,4 +15,5 @@ from .reptran import RepTranSpec, reptran  # noqa: E402
 __all__ = [
     "__version__", "create_model", "list_models", "get_model_info", "ModelInfo", "reptran",
     "RepTranSpec", "export_model", "ExportOptions", "ExportResult", "ExportError",
+    "load_checkpoint", "save_checkpoint", "CheckpointError",
 ]
