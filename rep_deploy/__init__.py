@@ -11,9 +11,10 @@ from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noq
 from .export import ExportError, ExportOptions, ExportResult, export_model  # noqa: E402
 from .registry import ModelInfo, create_model, get_model_info, list_models  # noqa: E402
 from .reptran import RepTranSpec, reptran  # noqa: E402
+from .session import InferenceSession, InputError  # noqa: E402
 
 __all__ = [
     "__version__", "create_model", "list_models", "get_model_info", "ModelInfo", "reptran",
     "RepTranSpec", "export_model", "ExportOptions", "ExportResult", "ExportError",
-    "load_checkpoint", "save_checkpoint", "CheckpointError",
+    "load_checkpoint", "save_checkpoint", "CheckpointError", "InferenceSession", "InputError",
 ]

@@ -37,13 +37,15 @@ def test_export_every_zoo_model(name: str, beta: int | None, tmp_path: Path) -> 
     # ImageNet-size models: 2 images through ORT, skip the (18 s/image) reference evaluator except
     # for the flagship, which test_reactnet_reference_evaluator covers.
     options = ExportOptions(input_shape=(2 if big else 8, *info.input_size),
-                            reference_images=0 if big else 1)
+                            reference_images=0 if big else 1, native=True)
     result = export_model(name, tmp_path, beta=beta, options=options)
     model = onnx.load(result.model_path)
     onnx.checker.check_model(model, full_check=True)
     assert model.ir_version <= 10
     v = result.report["verification"]
     assert v["passed"] and all(b["top1_agreement"] == 1.0 for b in v["backends"])
+    # the native kernels ran too (the test environment builds them), agreeing with PyTorch
+    assert "onnxruntime + rep-deploy kernels" in {b["backend"] for b in v["backends"]}
     assert v["sign_zero_inputs"] == 0
     meta = read_metadata(model)
     assert meta["model"] == name and meta["beta"] == (beta or info.beta)

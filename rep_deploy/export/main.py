@@ -49,6 +49,8 @@ class ExportOptions:
         tolerance: allowed max |diff| relative to max |logit| (see :mod:`rep_deploy.validate`).
         reference_images: images run through ``onnx.reference`` (slow); 0 skips it.
         seed: for the random verification batch.
+        native: also verify with rep-deploy's native ONNX Runtime kernels. None: when the library
+            is built; True: required (an error if it is not built); False: skip.
     """
 
     ops: Literal["custom", "standard"] = "custom"
@@ -57,6 +59,7 @@ class ExportOptions:
     tolerance: float = 1e-3
     reference_images: int = 1
     seed: int = 0
+    native: bool | None = None
 
 
 @dataclass
@@ -114,6 +117,19 @@ def _verification_batch(info: ModelInfo, shape: tuple[int, ...], seed: int
         return x.astype(np.float32), y, source
     rng = np.random.default_rng(seed)
     return rng.standard_normal(shape, dtype=np.float32), None, f"random normal (seed {seed})"
+
+
+def _native_library(options: ExportOptions) -> str | None:
+    if options.native is False:
+        return None
+    from rep_deploy.runtime import library_path
+
+    try:
+        return str(library_path())
+    except FileNotFoundError as e:
+        if options.native:
+            raise ExportError(f"native kernels requested but not available: {e}") from None
+        return None
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -205,6 +221,9 @@ def _export(model: str, info: ModelInfo, shape: tuple[int, int, int, int], out: 
     say("verifying against PyTorch")
     x, labels, source = _verification_batch(info, shape, options.seed)
     candidates = [("onnxruntime (function bodies)", ort_runner(data), len(x))]
+    library = _native_library(options) if options.ops == "custom" else None
+    if library is not None:
+        candidates.append(("onnxruntime + rep-deploy kernels", ort_runner(data, library=library), len(x)))
     if options.reference_images > 0:
         candidates.append(("onnx.reference", reference_evaluator_runner(proto), options.reference_images))
     report: VerificationReport = verify(net, candidates, x, output_name=OUTPUT_NAME, input_source=source,
