@@ -125,8 +125,9 @@ def zoo(beta: int | None, as_json: bool) -> None:
                    "(Conv with +-alpha weights) for runtimes without custom ops.")
 @click.option("--fuse/--no-fuse", default=True, show_default=True,
               help="Fuse BinaryConv + Repeat + BatchNorm (+ residual Add) into one op (custom only).")
-@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=1e-3, show_default=True,
-              help="Max |ONNX - PyTorch| allowed, relative to max |logit|. Top-1 must agree exactly.")
+@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True,
+              help="Max |ONNX - PyTorch| allowed, relative to max |logit| (float rounding can flip "
+                   "a sign input lying within ~1e-6 of 0). Top-1 must agree on every image.")
 @click.option("--reference-images", type=click.IntRange(0), default=1, show_default=True,
               help="Images also run through onnx.reference (slow, independent of ONNX Runtime); 0 skips.")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -194,8 +195,9 @@ def _print_verification(console, v: dict) -> None:
         t.add_row(b["backend"], str(b["images"]), f"{b['top1_agreement']:.2%}", f"{b['max_abs_diff']:.3g}",
                   f"{b['max_rel_diff']:.3g}", acc, ok)
     console.print(t)
-    console.print(f"binarization inputs exactly 0 (PyTorch sign(0)=0 would differ): "
-                  f"{v['sign_zero_inputs']} of {v['binarized_values']}")
+    console.print(f"binarization inputs: {v['binarized_values']:,}; exactly 0 (PyTorch's sign(0)=0 "
+                  f"would differ from the deployed +1): {v['sign_zero_inputs']}; within 1e-5 of 0 "
+                  f"(float rounding may flip them): {v['sign_near_zero_inputs']}")
 
 
 def _print_summary(console, r: dict, model_path: Path, report_path: Path) -> None:

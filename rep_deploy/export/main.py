@@ -56,7 +56,7 @@ class ExportOptions:
     ops: Literal["custom", "standard"] = "custom"
     fuse: bool = True
     input_shape: tuple[int, int, int, int] | None = None
-    tolerance: float = 1e-3
+    tolerance: float = 0.1
     reference_images: int = 1
     seed: int = 0
     native: bool | None = None

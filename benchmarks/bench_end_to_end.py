@@ -1,0 +1,113 @@
+"""End-to-end latency: rep-deploy kernels vs the standard-ONNX export in stock ONNX Runtime.
+
+For each model (default: reactnet-a and rep-reactnet-a at 224x224, batch 1) and thread count
+(1 and 2), times
+
+  (a) the custom-op export (fused) with rep-deploy's native kernels registered, and
+  (b) the ``--ops standard`` export (float Conv with +-alpha weights) in stock ONNX Runtime with all
+      graph optimizations,
+
+interleaved round by round so both see the same machine load, and reports medians, the speed-up
+(b)/(a), the Rep overhead (rep model / base model with our kernels) and the 2-thread scaling.
+Prints a table and writes JSON. Timings on a shared machine are noisy: compare ratios from one run.
+
+    .venv/bin/python benchmarks/bench_end_to_end.py [--models reactnet-a rep-reactnet-a]
+        [--threads 1 2] [--rounds 15] [--json out/bench_end_to_end.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from rep_deploy import ExportOptions, export_model, get_model_info
+from rep_deploy.runtime import library_path
+
+
+def _export(name: str, ops: str, cache: Path) -> Path:
+    out = cache / f"{name}-{ops}"
+    if not (out / "model.onnx").exists():
+        print(f"exporting {name} ({ops}) ...", file=sys.stderr, flush=True)
+        export_model(name, out, options=ExportOptions(ops=ops, input_shape=(1, *get_model_info(name).input_size),  # type: ignore[arg-type]
+                                                      reference_images=0, native=False))
+    return out / "model.onnx"
+
+
+def _session(path: Path, threads: int, native: bool) -> ort.InferenceSession:
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = threads
+    so.inter_op_num_threads = 1
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if native:
+        so.register_custom_ops_library(str(library_path()))
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["reactnet-a", "rep-reactnet-a"])
+    ap.add_argument("--threads", nargs="+", type=int, default=[1, 2])
+    ap.add_argument("--rounds", type=int, default=15, help="timed runs per configuration")
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--cache", type=Path, default=Path("out/bench_models"))
+    ap.add_argument("--json", type=Path, default=Path("out/bench_end_to_end.json"))
+    args = ap.parse_args(argv)
+
+    configs = []  # (model, variant, threads, session, input)
+    for name in args.models:
+        x = np.random.default_rng(0).standard_normal((1, *get_model_info(name).input_size)).astype(np.float32)
+        paths = {"rep-deploy kernels": (_export(name, "custom", args.cache), True),
+                 "stock ORT, standard ops": (_export(name, "standard", args.cache), False)}
+        for threads in args.threads:
+            for variant, (path, native) in paths.items():
+                sess = _session(path, threads, native)
+                feed = {sess.get_inputs()[0].name: x}
+                for _ in range(args.warmup):
+                    sess.run(None, feed)
+                configs.append({"model": name, "variant": variant, "threads": threads,
+                                "run": (lambda s=sess, f=feed: s.run(None, f)), "times": []})
+    for _ in range(args.rounds):  # interleave: every configuration once per round
+        for c in configs:
+            t0 = time.perf_counter()
+            c["run"]()
+            c["times"].append(time.perf_counter() - t0)
+
+    med = {(c["model"], c["variant"], c["threads"]): statistics.median(c["times"]) * 1e3 for c in configs}
+    rows = []
+    print(f"\n{'model':16s} {'thr':>3s} {'rep-deploy ms':>14s} {'stock std ms':>13s} {'speed-up':>9s}")
+    for name in args.models:
+        for t in args.threads:
+            ours, std = med[(name, "rep-deploy kernels", t)], med[(name, "stock ORT, standard ops", t)]
+            rows.append({"model": name, "threads": t, "rep_deploy_ms": ours, "stock_standard_ms": std,
+                         "speedup": std / ours})
+            print(f"{name:16s} {t:3d} {ours:14.2f} {std:13.2f} {std / ours:8.2f}x")
+    summary: dict[str, float] = {}
+    for t in args.threads:
+        if "reactnet-a" in args.models and "rep-reactnet-a" in args.models:
+            over = med[("rep-reactnet-a", "rep-deploy kernels", t)] / med[("reactnet-a", "rep-deploy kernels", t)] - 1
+            summary[f"rep_overhead_{t}t"] = over
+            print(f"Rep overhead (rep-reactnet-a vs reactnet-a, our kernels, {t} thread(s)): {over:+.1%}")
+    if 1 in args.threads and 2 in args.threads:
+        for name in args.models:
+            s = med[(name, "rep-deploy kernels", 1)] / med[(name, "rep-deploy kernels", 2)]
+            summary[f"scaling_2t_{name}"] = s
+            print(f"2-thread scaling, {name}, our kernels: {s:.2f}x")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+                                     "onnxruntime": ort.__version__, "rounds": args.rounds,
+                                     "rows": rows, "summary": summary,
+                                     "raw_ms": {f"{k[0]}|{k[1]}|{k[2]}": v for k, v in med.items()}},
+                                    indent=2))
+    print(f"wrote {args.json}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
