@@ -12,7 +12,7 @@ from rep_deploy.export.finalize import op_histogram, read_metadata
 
 __all__ = ["describe"]
 
-_BINARY_OPS = ("BinaryConv", "BinaryConvFused", "BinaryConvFusedAdd")
+from rep_deploy.passes.pack_binary_weights import BINARY_OPS as _BINARY_OPS
 
 
 def _shape(vi: onnx.ValueInfoProto) -> list[int | str]:

@@ -155,3 +155,32 @@ def test_every_op_has_a_checked_function_body() -> None:
         assert fn.domain == ops.DOMAIN and fn.name in ops.OPS
     assert {f.name for f in ops.function_protos({"BinaryConvFused"})} == {
         "BinaryConv", "Repeat", "BinaryConvFused"}
+
+
+@pytest.mark.parametrize("repeats,pad_value", [(1, 0), (4, 0), (4, -1)])
+def test_block_reference_and_body(repeats: int, pad_value: int) -> None:
+    from rep_deploy.ops import binary_conv_block as block
+
+    n, c, cc = 2, 11, 3
+    x, _, wp = _random_case(n, c, 5, 6, cc, 3, 1)
+    width = cc * repeats
+    vec = lambda: RNG.standard_normal(width).astype(np.float32)  # noqa: E731
+    threshold = (RNG.standard_normal(c) * 0.5).astype(np.float32)
+    mul, add, pre, post = vec(), vec(), vec(), vec()
+    slope = RNG.random(width).astype(np.float32)
+    res = RNG.standard_normal((n, width, 5, 6)).astype(np.float32)
+    attrs = dict(kernel_shape=[3, 3], pads=[1] * 4, repeats=repeats, pad_value=pad_value)
+    ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, **attrs)
+    # the same computation from the primitives: threshold sign == sign of (x - threshold)
+    xs = np.where(x >= threshold[None, :, None, None], 1.0, -1.0).astype(np.float32)
+    fused = binary_conv_fused.reference(xs, wp, mul, add, res, **attrs)
+    u = fused + pre[None, :, None, None]
+    expect = np.where(u >= 0, u, u * slope[None, :, None, None]) + post[None, :, None, None]
+    np.testing.assert_array_equal(ref, expect)
+    inits = [("W", wp), ("threshold", threshold), ("mul", mul), ("add", add), ("res", res),
+             ("pre", pre), ("slope", slope), ("post", post)]
+    node = ops.make_node("BinaryConvBlock", ["X", "W", "threshold", "mul", "add", "res", "pre",
+                                             "slope", "post"], ["Y"], **attrs)
+    y_ort, y_ref = _run_both(_model(node, x, ref.shape, inits), x)
+    np.testing.assert_array_equal(y_ref, ref)
+    np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)

@@ -152,3 +152,55 @@ def test_remove_noops_on_a_hand_built_graph() -> None:
     x = np.arange(12, dtype=np.float32).reshape(1, 3, 2, 2)
     y = next(iter(ort_runner(finalize(out, {})) (x).values()))
     np.testing.assert_array_equal(y, np.tile(x, (1, 2, 1, 1)))
+
+
+class RPReLUStage(nn.Module):
+    """ReActNet's binary stage: shift -> sign -> RepBconv -> BN -> + x -> RPReLU (optionally doubled)."""
+
+    def __init__(self, c: int, beta: int, double: bool) -> None:
+        super().__init__()
+        from rep_deploy.nn import RPReLU
+
+        self.move = LearnableBias(c * beta)
+        self.act = BinaryActivation()
+        self.double = double
+        n = 2 if double else 1
+        self.convs = nn.ModuleList(RepBConv2d(c, c, 1, beta=beta) for _ in range(n))
+        self.bns = nn.ModuleList(nn.BatchNorm2d(c * beta) for _ in range(n))
+        self.rprelu = RPReLU(c * beta * n)
+
+    def forward(self, x):
+        xb = self.act(self.move(x))
+        outs = [bn(conv(xb)) + x for conv, bn in zip(self.convs, self.bns)]
+        return self.rprelu(torch.cat(outs, 1) if self.double else outs[0])
+
+
+@pytest.mark.parametrize("double", [False, True])
+def test_reactnet_stage_becomes_blocks(double: bool) -> None:
+    model = nn.Sequential(RPReLUStage(4, 2, double))
+    shape = (1, 8, 5, 5)
+    proto, counts = passes.run(_traced(model, shape), passes.custom_pipeline(True))
+    n = 2 if double else 1
+    assert counts["fuse_binary_conv"] == n
+    assert counts["distribute_over_concat"] == (3 if double else 0)  # Add, PRelu, Add
+    assert counts["fuse_rprelu"] == n
+    assert counts["fold_input_bias"] == 1  # one shift feeds both convs
+    hist = op_histogram(proto)
+    assert hist["rep_deploy::BinaryConvBlock"] == n
+    assert set(hist) <= {"rep_deploy::BinaryConvBlock", "Concat"}
+    _check_same(model, proto, shape)
+
+
+def test_fold_input_bias_keeps_add_read_elsewhere() -> None:
+    """A shift whose output also feeds a non-binary op stays (threshold folding would change it)."""
+
+    class Tap(RPReLUStage):
+        def forward(self, x):
+            shifted = self.move(x)
+            y = self.rprelu(self.bns[0](self.convs[0](self.act(shifted))) + x)
+            return y + shifted
+
+    model = Tap(4, 2, False)
+    proto, counts = passes.run(_traced(model, (1, 8, 5, 5)), passes.custom_pipeline(True))
+    assert counts["fuse_rprelu"] == 1 and counts["fold_input_bias"] == 0
+    _check_same(model, proto, (1, 8, 5, 5))

@@ -7,15 +7,16 @@ from __future__ import annotations
 
 import onnx
 
-from . import binary_conv, binary_conv_fused, bitpack, repeat
+from . import binary_conv, binary_conv_block, binary_conv_fused, bitpack, repeat
 from .schema import DOMAIN, IR_VERSION, ONNX_OPSET, VERSION, Attr, OpSpec
 
 #: Every op of the domain, by name.
 OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
-    binary_conv.SPEC, repeat.SPEC, binary_conv_fused.SPEC, binary_conv_fused.SPEC_ADD)}
+    binary_conv.SPEC, repeat.SPEC, binary_conv_fused.SPEC, binary_conv_fused.SPEC_ADD,
+    binary_conv_block.SPEC)}
 
 __all__ = ["DOMAIN", "VERSION", "ONNX_OPSET", "IR_VERSION", "OPS", "Attr", "OpSpec", "get",
-           "function_protos", "opset_imports", "make_node", "bitpack", "binary_conv", "binary_conv_fused",
+           "function_protos", "opset_imports", "make_node", "bitpack", "binary_conv", "binary_conv_fused", "binary_conv_block",
            "repeat"]
 
 
@@ -30,7 +31,7 @@ def function_protos(names: set[str] | None = None) -> list[onnx.FunctionProto]:
     """Model-local function bodies for the named ops and the ops their bodies call (all when None)."""
     wanted = set(OPS) if names is None else set(names)
     # fused ops' bodies call BinaryConv and Repeat
-    if wanted & {binary_conv_fused.NAME, binary_conv_fused.NAME_ADD}:
+    if wanted & {binary_conv_fused.NAME, binary_conv_fused.NAME_ADD, binary_conv_block.NAME}:
         wanted |= {binary_conv.NAME, repeat.NAME}
     # callees before callers: onnx.reference resolves function calls in list order
     return [OPS[n].function_body() for n in OPS if n in wanted]

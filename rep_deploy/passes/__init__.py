@@ -12,8 +12,8 @@ import onnx_graphsurgeon as gs
 
 from rep_deploy import ops
 
-from . import (batchnorm_to_affine, fold_binarize, fuse_binary_conv, lower_to_standard,
-               pack_binary_weights, remove_noops)
+from . import (batchnorm_to_affine, distribute_over_concat, fold_binarize, fold_input_bias,
+               fuse_binary_conv, fuse_rprelu, lower_to_standard, pack_binary_weights, remove_noops)
 from ._graph import constants_to_initializers
 
 Rule = Callable[[gs.Graph], int]
@@ -25,7 +25,7 @@ def custom_pipeline(fuse: bool) -> list[tuple[str, Rule]]:
     """Passes for the custom-op format (the order matters: fusion expects BN as an affine)."""
     steps = [fold_binarize, remove_noops, batchnorm_to_affine]
     if fuse:
-        steps.append(fuse_binary_conv)
+        steps += [fuse_binary_conv, distribute_over_concat, fuse_rprelu, fold_input_bias]
     steps.append(pack_binary_weights)
     return [(m.NAME, m.apply) for m in steps]
 

@@ -14,7 +14,7 @@ from rep_deploy.ops import bitpack
 from ._graph import const, is_op
 
 NAME = "pack_binary_weights"
-BINARY_OPS = ("BinaryConv", "BinaryConvFused", "BinaryConvFusedAdd")
+BINARY_OPS = ("BinaryConv", "BinaryConvFused", "BinaryConvFusedAdd", "BinaryConvBlock")
 
 
 class PackError(ValueError):
