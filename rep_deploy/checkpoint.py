@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from rep_deploy.fileio import atomic_output
 from rep_deploy.nn import RepBConv2d, ScaledBinaryConv2d
 
 __all__ = ["CheckpointError", "LoadReport", "FORMATS", "load_checkpoint", "save_checkpoint"]
@@ -235,15 +236,14 @@ def _fitting_models(ckpt: Mapping[str, tuple[int, ...]], model: nn.Module) -> li
     Candidates are built on the meta device (no memory, ~0.1 s each). This only feeds a hint
     in an error message, so a candidate that cannot be built is skipped, not reported.
     """
-    from rep_deploy.registry import _entry, create_model, list_models
+    from rep_deploy.registry import create_model, get_model_info, list_models, takes_beta
 
     current = _describe(model)
     found: list[str] = []
     for name in list_models():
-        entry = _entry(name)
-        betas: tuple[int | None, ...] = _HINT_BETAS if entry.takes_beta else (None,)
+        betas: tuple[int | None, ...] = _HINT_BETAS if takes_beta(name) else (None,)
         for beta in betas:
-            label = f"{name} (beta={beta or entry.info.beta})"
+            label = f"{name} (beta={beta or get_model_info(name).beta})"
             if label == current:
                 continue
             try:
@@ -343,7 +343,7 @@ def load_checkpoint(model: nn.Module, source: str | os.PathLike[str] | Mapping[s
         metadata=meta)
 
 
-def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **metadata: Any) -> Path:
+def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], /, **metadata: Any) -> Path:
     """Write ``{'state_dict', 'model', 'beta', 'rep_deploy_version', **metadata}`` to ``path``.
 
     ``model`` and ``beta`` default to the model's registry name and RepTran factor; pass them to
@@ -369,12 +369,6 @@ def save_checkpoint(model: nn.Module, path: str | os.PathLike[str], **metadata: 
     payload.update(metadata)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -13,7 +13,7 @@ from typing import Any, Callable
 from torch import nn
 
 __all__ = ["ModelInfo", "register_model", "create_model", "get_model_info", "list_models",
-           "UnknownModelError"]
+           "takes_beta", "UnknownModelError"]
 
 
 @dataclass(frozen=True)
@@ -95,10 +95,16 @@ def _entry(name: str) -> _Entry:
     return _REGISTRY[name]
 
 
-def list_models() -> list[str]:
-    """Every registered name, sorted."""
+def list_models(*, module: str | None = None) -> list[str]:
+    """Every registered name, sorted; ``module`` keeps those registered by that module (e.g.
+    ``"rep_deploy.models.vgg_small"``), which lets a test cover every model of one file."""
     _ensure_loaded()
-    return sorted(_REGISTRY)
+    return sorted(n for n, e in _REGISTRY.items() if module is None or e.builder.__module__ == module)
+
+
+def takes_beta(name: str) -> bool:
+    """Whether ``create_model(name, beta=...)`` accepts a RepTran factor (Rep and ES models)."""
+    return _entry(name).takes_beta
 
 
 def get_model_info(name: str, beta: int | None = None) -> ModelInfo:

@@ -275,3 +275,15 @@ def test_old_checkpoint_without_num_batches_tracked(bireal: nn.Module) -> None:
     sd = {k: v for k, v in bireal.state_dict().items() if not k.endswith("num_batches_tracked")}
     report = load_checkpoint(create_model("bireal-18"), sd)
     assert len(report.filled) == 20 and report.missing == ()
+
+
+def test_save_checkpoint_metadata_may_name_the_model_and_files_are_readable(tmp_path) -> None:
+    import stat
+
+    from rep_deploy import create_model, save_checkpoint
+
+    path = save_checkpoint(create_model("resnet20-digits"), tmp_path / "c.pt", model="custom-name", epoch=3)
+    assert torch.load(path, weights_only=True)["model"] == "custom-name"
+    mode = stat.S_IMODE(path.stat().st_mode)
+    assert mode & stat.S_IRGRP and mode & stat.S_IROTH  # not mkstemp's 0600
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left

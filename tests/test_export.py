@@ -143,11 +143,29 @@ def test_failed_verification_writes_nothing(tmp_path: Path, monkeypatch) -> None
 
     real = main.ort_runner
 
-    def off_by_one(model):
-        run = real(model)
+    def off_by_one(model, **kwargs):
+        run = real(model, **kwargs)
         return lambda x: {k: v + 1.0 for k, v in run(x).items()}
 
     monkeypatch.setattr(main, "ort_runner", off_by_one)
     with pytest.raises(VerificationError, match="exceeds"):
         export_model("resnet20", tmp_path / "o", options=ExportOptions(reference_images=0))
     _assert_nothing_written(tmp_path / "o")
+
+
+@pytest.mark.parametrize("name", ["rep-resnet20-digits", "resnet20-digits"])
+def test_demo_accuracy_identical_in_pytorch_and_onnx(name: str, tmp_path: Path) -> None:
+    """The shipped trained models: the same held-out predictions in PyTorch and every backend."""
+    from rep_deploy.models import demo
+
+    result = export_model(name, tmp_path, checkpoint=str(demo.checkpoint_path(name)),
+                          options=ExportOptions(native=True))
+    v = result.report["verification"]
+    assert v["input_source"].startswith("digits held-out split (360")
+    assert v["torch_accuracy"] > 0.9
+    for b in v["backends"]:
+        assert b["top1_agreement"] == 1.0
+        if b["images"] == v["images"]:
+            assert b["accuracy"] == v["torch_accuracy"], b["backend"]
+    card = (Path(demo.__file__).parent / "MODEL_CARD.md").read_text()
+    assert f"{v['torch_accuracy']:.2%}" in card  # the accuracy the model card quotes

@@ -21,6 +21,7 @@ from torch import nn
 
 from rep_deploy import __version__, passes
 from rep_deploy.export.finalize import finalize, op_histogram
+from rep_deploy.fileio import write_bytes_atomic
 from rep_deploy.export.patcher import export_patches
 from rep_deploy.export.random_weights import randomize_for_verification
 from rep_deploy.export.torchscript import INPUT_NAME, OUTPUT_NAME, trace_to_onnx
@@ -132,17 +133,6 @@ def _native_library(options: ExportOptions) -> str | None:
         return None
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_model(model: str, output_dir: str | os.PathLike[str], *, checkpoint: str | None = None,
                  beta: int | None = None, options: ExportOptions = ExportOptions(),
                  progress: Progress | None = None) -> ExportResult:
@@ -240,9 +230,9 @@ def _export(model: str, info: ModelInfo, shape: tuple[int, int, int, int], out: 
     }
     say("writing files")
     model_path, report_path = out / "model.onnx", out / "report.json"
-    _write_atomic(model_path, data)
+    write_bytes_atomic(model_path, data)
     try:
-        _write_atomic(report_path, (json.dumps(summary, indent=2, default=str) + "\n").encode())
+        write_bytes_atomic(report_path, (json.dumps(summary, indent=2, default=str) + "\n").encode())
     except BaseException:
         model_path.unlink(missing_ok=True)
         raise
