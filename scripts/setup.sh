@@ -28,6 +28,19 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PY="$VENV/bin/python"
 stamp="$VENV/.rep-deploy-installed"
+
+# --- native build: ONNX Runtime custom-op library (runtimes/ort) ----------------------------------
+# The ORT C headers come from Debian's libonnxruntime-dev .deb (pinned sha256, unpacked into
+# .third_party/, nothing installed); set ORT_INCLUDE_DIR to use other headers (API >= 17).
+ort_inc=$(bash runtimes/ort/fetch_ort_headers.sh) || {
+  echo "setup: could not get the ONNX Runtime headers (see above); set ORT_INCLUDE_DIR" >&2; exit 1; }
+say "ONNX Runtime headers: $ort_inc"
+# C++ edits do not touch pyproject.toml/CMakeLists.txt: force the reinstall (an incremental rebuild
+# in build/) when any native source is newer than the last install.
+if [ -f "$stamp" ] && [ -n "$(find runtimes -newer "$stamp" -type f -print -quit)" ]; then
+  rm -f "$stamp"
+fi
+# --- end native build ----------------------------------------------------------------------------
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ CMakeLists.txt -nt "$stamp" ]; then
   # torch first and alone: only this exact pin resolves to the local CPU wheel (others pull CUDA).
   say "installing torch==2.13.0 (CPU)"

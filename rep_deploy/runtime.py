@@ -1,0 +1,96 @@
+"""Where the ONNX Runtime custom-op library lives, and session options that load it.
+
+The library (``runtimes/ort``, built by the package build into ``rep_deploy/_native/``) implements
+the ``rep_deploy`` op domain for ORT's CPU provider. Without it ORT falls back to the ops' ONNX
+function bodies: correct, but float convolutions instead of bit-packed ones.
+
+Kernel selection: the library picks the fastest instruction set this CPU supports; the environment
+variable ``REP_DEPLOY_KERNEL`` (``reference``, ``portable``, ``avx2``, ``avx512``, ``avx512vpopcnt``,
+``neon``) forces one. It is read when ORT creates the op kernels, i.e. at ``InferenceSession(...)``
+creation, so set it before creating a session; an unknown or unsupported value fails the session
+creation with a message listing the valid choices.
+"""
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import pathlib
+
+import onnxruntime
+
+__all__ = ["LIBRARY_NAME", "KERNEL_ENV", "library_path", "make_session_options"]
+
+LIBRARY_NAME = "librep_deploy_ort.so"
+#: Environment variable that forces a kernel path (read at session creation).
+KERNEL_ENV = "REP_DEPLOY_KERNEL"
+#: Environment variable that points at a library built elsewhere (e.g. a sanitizer build).
+LIBRARY_ENV = "REP_DEPLOY_ORT_LIBRARY"
+
+_BUILD_HINT = ("Build it with the package: `bash scripts/setup.sh` from a clone (or "
+               "`pip install --no-build-isolation -e .`; the build fetches the ONNX Runtime headers "
+               "with runtimes/ort/fetch_ort_headers.sh), or point {env} at a built "
+               "librep_deploy_ort.so.")
+
+
+def _candidates() -> list[pathlib.Path]:
+    """Install locations, most specific first.
+
+    An editable install (scikit-build-core "redirect" mode) keeps the Python sources in the
+    checkout and the CMake-installed library in site-packages; both directories are on the
+    package's ``__path__``. The installed-files record of the distribution is the fallback.
+    """
+    import rep_deploy
+
+    found = [pathlib.Path(p) / "_native" / LIBRARY_NAME for p in rep_deploy.__path__]
+    try:
+        files = importlib.metadata.files("rep-deploy") or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    found += [pathlib.Path(str(f.locate())) for f in files if f.name == LIBRARY_NAME]
+    return found
+
+
+def library_path() -> pathlib.Path:
+    """Absolute path of the built custom-op library.
+
+    Returns:
+        The path of ``librep_deploy_ort.so``: ``$REP_DEPLOY_ORT_LIBRARY`` when set, else the copy
+        installed in the ``rep_deploy`` package.
+
+    Raises:
+        FileNotFoundError: the library was not built (or the override points nowhere); the
+            message says how to build it.
+    """
+    override = os.environ.get(LIBRARY_ENV)
+    if override:
+        path = pathlib.Path(override).expanduser().resolve()
+        if not path.is_file():
+            raise FileNotFoundError(f"{LIBRARY_ENV}={override!r} is not a file. "
+                                    + _BUILD_HINT.format(env=LIBRARY_ENV))
+        return path
+    candidates = _candidates()
+    for path in candidates:
+        if path.is_file():
+            return path.resolve()
+    looked = ", ".join(str(p) for p in candidates) or "(no install location found)"
+    raise FileNotFoundError(f"{LIBRARY_NAME} not found (looked in {looked}). "
+                            + _BUILD_HINT.format(env=LIBRARY_ENV))
+
+
+def make_session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
+    """ORT session options with the custom-op library registered.
+
+    Args:
+        threads: intra-op thread count (the pool the BinaryConv kernels split their rows over);
+            None keeps ORT's default (one thread per physical core).
+
+    Returns:
+        A fresh ``onnxruntime.SessionOptions``; pass it to ``onnxruntime.InferenceSession``.
+    """
+    so = onnxruntime.SessionOptions()
+    so.register_custom_ops_library(str(library_path()))
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        so.intra_op_num_threads = int(threads)
+    return so

@@ -1,0 +1,212 @@
+#include "binary_conv.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace rep_deploy::core {
+
+namespace {
+
+// The tile epilogue is plain loops; on x86 GCC also emits an AVX2 clone of them, chosen at load
+// time by CPU (ifunc). Results do not depend on the clone: int->float conversion and one float
+// multiply/add are exactly rounded in any vector width, and -ffp-contract=off forbids FMA.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define REP_DEPLOY_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define REP_DEPLOY_CLONES
+#endif
+
+constexpr int64_t kOcbPerTask = 8;   // 8 blocks of 8 output channels per task
+// 64 consecutive pixels of the flattened Ho*Wo output plane per task: for small maps (7x7, 14x14)
+// a tile spans several rows, so the epilogue still writes 64 contiguous floats per channel.
+constexpr int64_t kPixPerTask = 64;
+constexpr int64_t kSignTaskFloats = 16384;
+
+struct Job {
+  const ConvShape* s;
+  const PackedWeights* w;
+  const Kernel* k;
+  const float* x;
+  uint64_t* planes;      // sign planes (this call's buffer, packing pass 1)
+  uint64_t* xp;          // packed activations (this call's buffer)
+  const int64_t* koff;   // [kwords]
+  const OutputTransform* t;
+  float* y;              // output, or
+  int32_t* acc_out;      // raw accumulators (tests)
+  int64_t oc_chunks, pix_chunks;
+  int64_t sign_chunk;    // planes per sign task
+};
+
+void sign_task(void* usr, size_t i) {  // sign_chunk consecutive (image, channel) planes
+  const Job& J = *static_cast<const Job*>(usr);
+  const int64_t end = std::min<int64_t>(int64_t(i + 1) * J.sign_chunk, J.s->n * J.s->cin);
+  for (int64_t nc = int64_t(i) * J.sign_chunk; nc < end; ++nc)
+    sign_plane(J.x, *J.s, nc, J.k->sign_row, J.planes);
+}
+
+void pack_task(void* usr, size_t i) {  // one padded row
+  const Job& J = *static_cast<const Job*>(usr);
+  const int64_t n = int64_t(i) / J.s->hp, y = int64_t(i) % J.s->hp;
+  pack_activation_rows(J.planes, *J.s, n, y, y + 1, J.k->transpose_bits, J.xp);
+}
+
+// Exact zero-padding correction (see binary_conv.h) for the border pixels of one tile of output
+// pixels [f0, f0 + npix) of the flattened plane. acc is channel-major: acc[l * 64 + p].
+void correct_zero_padding(const ConvShape& s, const PackedWeights& w, int64_t f0, int64_t npix,
+                          int64_t oc0, int64_t nl, int32_t* acc) {
+  const ConvAttrs& a = s.a;
+  int64_t yo = f0 / s.wo, xo = f0 % s.wo;  // walked along with p (no division per pixel)
+  for (int64_t p = 0; p < npix; ++p, xo = xo + 1 == s.wo ? 0 : xo + 1, yo += xo == 0) {
+    const auto row_oob = [&](int64_t i) {
+      const int64_t iy = yo * a.sh - a.pt + i * a.dh;
+      return iy < 0 || iy >= s.h;
+    };
+    const bool any_row = row_oob(0) || row_oob(a.kh - 1);  // taps are monotone in i
+    const auto col_oob = [&](int64_t j) {
+      const int64_t ix = xo * a.sw - a.pl + j * a.dw;
+      return ix < 0 || ix >= s.w;
+    };
+    const bool any_col = col_oob(0) || col_oob(a.kw - 1);
+    if (!any_row && !any_col) continue;
+    for (int64_t i = 0; i < a.kh; ++i) {
+      if (!row_oob(i)) continue;
+      const int32_t* rs = w.row_sum.data() + i * s.cout + oc0;
+      for (int64_t l = 0; l < nl; ++l) acc[l * 64 + p] -= rs[l];
+    }
+    for (int64_t j = 0; j < a.kw; ++j) {
+      if (!col_oob(j)) continue;
+      const int32_t* cs = w.col_sum.data() + j * s.cout + oc0;
+      for (int64_t l = 0; l < nl; ++l) acc[l * 64 + p] -= cs[l];
+      for (int64_t i = 0; i < a.kh; ++i) {  // taps counted in both a row and a column sum
+        if (!row_oob(i)) continue;
+        const int32_t* ts = w.tap_sum.data() + (i * a.kw + j) * s.cout + oc0;
+        for (int64_t l = 0; l < nl; ++l) acc[l * 64 + p] += ts[l];
+      }
+    }
+  }
+}
+
+REP_DEPLOY_CLONES
+void write_output(const ConvShape& s, const OutputTransform& t, int64_t n, int64_t f0,
+                  int64_t npix, int64_t oc0, int64_t nl, const int32_t* acc, float* y) {
+  const int64_t cy = s.cout * t.repeats;
+  for (int64_t l = 0; l < nl; ++l) {
+    const int32_t* src = acc + l * 64;
+    for (int64_t r = 0; r < t.repeats; ++r) {
+      const int64_t j = r * s.cout + oc0 + l;
+      const int64_t base = (n * cy + j) * s.ho * s.wo + f0;
+      float* dst = y + base;
+      const float m = t.mul[j];
+      // float(acc) is exact (|acc| < 2^24); each operation below rounds once, as in numpy
+      if (t.residual) {
+        const float* res = t.residual + base;
+        const float b = t.add ? t.add[j] : 0.0f;
+        if (t.add) {
+          for (int64_t p = 0; p < npix; ++p) dst[p] = (static_cast<float>(src[p]) * m + b) + res[p];
+        } else {
+          for (int64_t p = 0; p < npix; ++p) dst[p] = static_cast<float>(src[p]) * m + res[p];
+        }
+      } else if (t.add) {
+        const float b = t.add[j];
+        for (int64_t p = 0; p < npix; ++p) dst[p] = static_cast<float>(src[p]) * m + b;
+      } else {
+        for (int64_t p = 0; p < npix; ++p) dst[p] = static_cast<float>(src[p]) * m;
+      }
+    }
+  }
+}
+
+void conv_task(void* usr, size_t idx) {
+  const Job& J = *static_cast<const Job*>(usr);
+  const ConvShape& s = *J.s;
+  int64_t i = int64_t(idx);
+  // task order: consecutive tasks share the weights of one channel chunk (see run)
+  const int64_t pc = i % J.pix_chunks;
+  i /= J.pix_chunks;
+  const int64_t occ = i % J.oc_chunks;
+  i /= J.oc_chunks;
+  const int64_t g = i % s.a.group;
+  const int64_t n = i / s.a.group;
+
+  const int64_t words = s.a.group * s.cw;
+  const int64_t nocb = s.nocb();
+  const int64_t f0 = pc * kPixPerTask, npix = std::min(kPixPerTask, s.ho * s.wo - f0);
+  const int64_t ob0 = occ * kOcbPerTask, nob = std::min(kOcbPerTask, nocb - ob0);
+  const int64_t stride = nob * 8;
+  alignas(64) int32_t cnt[kPixPerTask * kOcbPerTask * 8];
+  alignas(64) int32_t acc[kOcbPerTask * 8 * 64];
+
+  BgemmTask bt;
+  bt.x_pix_stride = s.a.sw * words;
+  bt.koff = J.koff;
+  bt.kwords = s.kwords();
+  bt.w = J.w->bits.data() + (g * nocb + ob0) * bt.kwords * 8;
+  bt.nocb = nob;
+  bt.cnt_stride = stride;
+  // one GEMM call per output-row segment of the tile (pixel stride is constant within a row)
+  for (int64_t p = 0; p < npix;) {
+    const int64_t yo = (f0 + p) / s.wo, xo = (f0 + p) % s.wo;
+    const int64_t seg = std::min(npix - p, s.wo - xo);
+    bt.x = J.xp + ((n * s.hp + yo * s.a.sh) * s.wp + xo * s.a.sw) * words + g * s.cw;
+    bt.npix = seg;
+    bt.cnt = cnt + p * stride;
+    J.k->bgemm(bt);
+    p += seg;
+  }
+  // finish_tile runs on whole 8x8 blocks: give the rows past npix defined (zero) counts
+  const int64_t npix8 = std::min<int64_t>(kPixPerTask, (npix + 7) & ~int64_t(7));
+  std::fill(cnt + npix * stride, cnt + npix8 * stride, 0);
+
+  const int64_t oc0 = g * s.cout_g + ob0 * 8;
+  const int64_t nl = std::min(stride, s.cout_g - ob0 * 8);  // lanes past cout_g are padding
+  J.k->finish_tile(cnt, stride, npix8, nl, int32_t(s.k_bits), acc);
+  // with no padding every tap is in bounds (the output-size rule guarantees it)
+  const bool padded = s.a.pt || s.a.pl || s.a.pb || s.a.pr;
+  if (s.a.pad_value == 0 && padded) correct_zero_padding(s, *J.w, f0, npix, oc0, nl, acc);
+
+  if (J.acc_out) {
+    for (int64_t l = 0; l < nl; ++l) {
+      int32_t* dst = J.acc_out + (n * s.cout + oc0 + l) * s.ho * s.wo + f0;
+      for (int64_t p = 0; p < npix; ++p) dst[p] = acc[l * 64 + p];
+    }
+  } else {
+    write_output(s, *J.t, n, f0, npix, oc0, nl, acc, J.y);
+  }
+}
+
+void run(const ConvShape& s, const float* x, const PackedWeights& w, const Kernel& k,
+         const OutputTransform* t, float* y, int32_t* acc_out, const ParallelRunner& par) {
+  if (s.n == 0) return;
+  WordBuffer planes(sign_plane_words(s));
+  WordBuffer xp(packed_activation_words(s));
+  std::vector<int64_t> koff(size_t(s.kwords()));
+  const int64_t words = s.a.group * s.cw;
+  for (int64_t i = 0; i < s.a.kh; ++i)
+    for (int64_t j = 0; j < s.a.kw; ++j)
+      for (int64_t q = 0; q < s.cw; ++q)
+        koff[size_t((i * s.a.kw + j) * s.cw + q)] = (i * s.a.dh * s.wp + j * s.a.dw) * words + q;
+
+  // Sign tasks of >= ~16K floats: one task per small plane (7x7) would be mostly scheduling.
+  const int64_t sign_chunk = std::max<int64_t>(1, kSignTaskFloats / (s.h * s.w));
+  Job job{&s, &w, &k, x, planes.data(), xp.data(), koff.data(), t, y, acc_out,
+          (s.nocb() + kOcbPerTask - 1) / kOcbPerTask, (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask,
+          sign_chunk};
+  par.run(sign_task, size_t((s.n * s.cin + sign_chunk - 1) / sign_chunk), &job);
+  par.run(pack_task, size_t(s.n * s.hp), &job);
+  par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * job.pix_chunks), &job);
+}
+
+}  // namespace
+
+void binary_conv_forward(const ConvShape& s, const float* x, const PackedWeights& w,
+                         const Kernel& k, const OutputTransform& t, float* y,
+                         const ParallelRunner& par) {
+  run(s, x, w, k, &t, y, nullptr, par);
+}
+
+void binary_conv_accumulator(const ConvShape& s, const float* x, const PackedWeights& w,
+                             const Kernel& k, int32_t* acc, const ParallelRunner& par) {
+  run(s, x, w, k, nullptr, nullptr, acc, par);
+}
+
+}  // namespace rep_deploy::core

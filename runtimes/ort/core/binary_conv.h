@@ -1,0 +1,62 @@
+// BinaryConv forward pass on packed bits: the framework-free driver the ORT adapters call.
+//
+//   1. pack the call's activations (NHWC-bitpacked, padded; bitpack.h): sign planes in parallel
+//      over channels, then 64x64 bit transposes in parallel over rows;
+//   2. tasks of (image, group, 64 output channels, 64 consecutive output pixels) run the blocked
+//      XOR-popcount GEMM into an int32 tile;
+//   3. the tile becomes the exact accumulator  acc = K - 2*popcount - correction  (correction only
+//      for pad_value 0, below) and the output transform writes NCHW float32.
+//
+// Zero padding (pad_value 0) is exact: the padded border holds +1 bits, so every out-of-bounds tap
+// t added sum_c w[oc, c, t] (the tap's weight sum) to the dot product instead of 0. For an output
+// pixel whose out-of-bounds kernel rows are R and columns C, the taps to remove are those in a row
+// of R or a column of C, so by inclusion-exclusion
+//   correction = sum_{i in R} row_sum[i] + sum_{j in C} col_sum[j] - sum_{i in R, j in C} tap_sum[i, j]
+// which is an exact integer computed from sums prepared when the weights are packed.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "bitpack.h"
+#include "conv_params.h"
+#include "kernels.h"
+
+namespace rep_deploy::core {
+
+// Output channel j = r * cout + oc (r < repeats) of Y gets, as separate float32 roundings (the
+// build uses -ffp-contract=off, so no fused multiply-add):
+//     v = float(acc[oc]) * mul[j];   if add: v = v + add[j];   if residual: v = v + residual[...]
+// BinaryConv is repeats = 1, mul = scale, no add, no residual: numpy's acc.astype(f32) * scale.
+struct OutputTransform {
+  const float* mul = nullptr;       // [cout * repeats]
+  const float* add = nullptr;       // [cout * repeats] or nullptr
+  const float* residual = nullptr;  // shaped like Y, or nullptr
+  int64_t repeats = 1;
+};
+
+// Runs fn(usr, i) for every i in [0, total), possibly concurrently (ORT's intra-op thread pool in
+// the adapters, a plain loop when `call` is null).
+struct ParallelRunner {
+  void (*call)(void* self, void (*fn)(void*, size_t), size_t total, void* usr) = nullptr;
+  void* self = nullptr;
+  void run(void (*fn)(void*, size_t), size_t total, void* usr) const {
+    if (call) {
+      call(self, fn, total, usr);
+    } else {
+      for (size_t i = 0; i < total; ++i) fn(usr, i);
+    }
+  }
+};
+
+// Y = BinaryConv(x) with weights packed for s (w.matches(s)) on kernel path k (k.bgemm non-null).
+// y has shape (N, cout * t.repeats, Ho, Wo). Only allocation failures throw (std::bad_alloc).
+void binary_conv_forward(const ConvShape& s, const float* x, const PackedWeights& w,
+                         const Kernel& k, const OutputTransform& t, float* y,
+                         const ParallelRunner& par);
+
+// Same, returning only the int32 accumulators (N, cout, Ho, Wo): for tests.
+void binary_conv_accumulator(const ConvShape& s, const float* x, const PackedWeights& w,
+                             const Kernel& k, int32_t* acc, const ParallelRunner& par);
+
+}  // namespace rep_deploy::core

@@ -1,0 +1,148 @@
+#include "bitpack.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace rep_deploy::core {
+
+void transpose64(uint64_t m[64]) {
+  // Recursive block swap, LSB-first: at level j the off-diagonal j x j blocks of every 2j x 2j block
+  // trade places. Row r (bit j of r clear) keeps its columns with bit j clear and takes row r+j's;
+  // exchanging bit j of the row and column index at every level j = 32..1 is the transpose.
+  uint64_t mask = 0x00000000FFFFFFFFull;
+  for (int j = 32; j != 0; j >>= 1, mask ^= mask << j) {
+    for (int r = 0; r < 64; r = (r + j + 1) & ~j) {
+      const uint64_t t = ((m[r] >> j) ^ m[r + j]) & mask;
+      m[r + j] ^= t;
+      m[r] ^= t << j;
+    }
+  }
+}
+
+void sign_row_portable(const float* x, int64_t n, uint64_t* bits) {
+  for (int64_t i0 = 0; i0 < n; i0 += 64) {
+    const int64_t m = n - i0 < 64 ? n - i0 : 64;
+    uint64_t w = 0;
+    // x >= 0 is false for NaN: NaN binarizes to -1, as numpy's where(x >= 0, 1, -1)
+    for (int64_t i = 0; i < m; ++i) w |= uint64_t(x[i0 + i] >= 0.0f) << i;
+    bits[i0 / 64] = w;
+  }
+}
+
+void transpose_bits_portable(const uint64_t* rows, int64_t row_stride, int nc, int np,
+                             uint64_t* out, int64_t out_stride) {
+  uint64_t m[64];
+  for (int c = 0; c < nc; ++c) m[c] = rows[c * row_stride];
+  for (int c = nc; c < 64; ++c) m[c] = 0;
+  transpose64(m);
+  for (int p = 0; p < np; ++p) out[p * out_stride] = m[p];
+}
+
+size_t sign_plane_words(const ConvShape& s) {
+  return size_t(s.n) * size_t(s.cin) * size_t(s.h) * size_t(sign_row_words(s));
+}
+
+void sign_plane(const float* x, const ConvShape& s, int64_t n_c, SignRowFn sign_row,
+                uint64_t* planes) {
+  const int64_t ww = sign_row_words(s);
+  for (int64_t y = 0; y < s.h; ++y)
+    sign_row(x + (n_c * s.h + y) * s.w, s.w, planes + (n_c * s.h + y) * ww);
+}
+
+size_t packed_activation_words(const ConvShape& s) {
+  return size_t(s.n) * size_t(s.hp) * size_t(s.wp) * size_t(s.a.group) * size_t(s.cw);
+}
+
+namespace {
+
+// Padding pattern of one pixel: valid channel bits set for +1 (and for 0, corrected later).
+void fill_pad(const ConvShape& s, uint64_t* pix, int64_t count) {
+  const int64_t words = s.a.group * s.cw;
+  if (s.a.pad_value < 0) {
+    std::memset(pix, 0, sizeof(uint64_t) * size_t(words * count));
+    return;
+  }
+  for (int64_t q = 0; q < s.cw; ++q) {
+    const int64_t valid = std::min<int64_t>(64, s.cin_g - 64 * q);
+    const uint64_t bits = valid == 64 ? ~uint64_t(0) : (uint64_t(1) << valid) - 1;
+    for (int64_t g = 0; g < s.a.group; ++g) pix[g * s.cw + q] = bits;
+  }
+  for (int64_t p = 1; p < count; ++p) std::memcpy(pix + p * words, pix, sizeof(uint64_t) * size_t(words));
+}
+
+}  // namespace
+
+void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n, int64_t y0,
+                          int64_t y1, TransposeBitsFn transpose_bits, uint64_t* out) {
+  const int64_t words = s.a.group * s.cw;  // words per padded pixel
+  const int64_t ww = sign_row_words(s);
+  const int64_t plane = s.h * ww;          // words between channels in the sign planes
+  for (int64_t y = y0; y < y1; ++y) {
+    uint64_t* row = out + ((n * s.hp + y) * s.wp) * words;
+    const int64_t iy = y - s.a.pt;
+    if (iy < 0 || iy >= s.h) {
+      fill_pad(s, row, s.wp);
+      continue;
+    }
+    if (s.a.pl) fill_pad(s, row, s.a.pl);
+    if (s.a.pr) fill_pad(s, row + (s.a.pl + s.w) * words, s.a.pr);
+    uint64_t* interior = row + s.a.pl * words;
+    for (int64_t g = 0; g < s.a.group; ++g) {
+      for (int64_t q = 0; q < s.cw; ++q) {
+        const int nc = int(std::min<int64_t>(64, s.cin_g - 64 * q));
+        const int64_t c0 = g * s.cin_g + 64 * q;
+        const uint64_t* src = planes + ((n * s.cin + c0) * s.h + iy) * ww;
+        for (int64_t x0 = 0; x0 < s.w; x0 += 64) {
+          const int np = int(std::min<int64_t>(64, s.w - x0));
+          transpose_bits(src + x0 / 64, plane, nc, np, interior + x0 * words + g * s.cw + q, words);
+        }
+      }
+    }
+  }
+}
+
+void pack_weights(const uint8_t* w, const ConvShape& s, PackedWeights* out) {
+  PackedWeights& p = *out;
+  p.cin = s.cin, p.cout = s.cout, p.group = s.a.group, p.cin_g = s.cin_g, p.cout_g = s.cout_g;
+  p.kh = s.a.kh, p.kw = s.a.kw, p.cw = s.cw, p.kwords = s.kwords(), p.nocb = s.nocb();
+  const int64_t taps = s.taps();
+  p.bits.resize(size_t(s.a.group * p.nocb * p.kwords * 8));
+  std::memset(p.bits.data(), 0, sizeof(uint64_t) * p.bits.size());
+  p.tap_sum.assign(size_t(taps * s.cout), 0);
+  for (int64_t oc = 0; oc < s.cout; ++oc) {
+    const int64_t g = oc / s.cout_g, ol = oc % s.cout_g;
+    const uint8_t* row = w + oc * s.w_row_bytes;
+    uint64_t* dst = p.bits.data() + (g * p.nocb + ol / 8) * p.kwords * 8 + ol % 8;
+    // ONNX order: weight e = (c*kh + i)*kw + j sits in byte e/8, bit e%8 (bitpack.py, "little")
+    for (int64_t c = 0; c < s.cin_g; ++c) {
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t e = c * taps + t;
+        const int bit = (row[e >> 3] >> (e & 7)) & 1;
+        const int64_t k = t * s.cw + c / 64;
+        dst[k * 8] |= uint64_t(bit) << (c % 64);
+        p.tap_sum[size_t(t * s.cout + oc)] += bit ? 1 : -1;
+      }
+    }
+  }
+  p.row_sum.assign(size_t(s.a.kh * s.cout), 0);
+  p.col_sum.assign(size_t(s.a.kw * s.cout), 0);
+  for (int64_t i = 0; i < s.a.kh; ++i)
+    for (int64_t j = 0; j < s.a.kw; ++j)
+      for (int64_t oc = 0; oc < s.cout; ++oc) {
+        const int32_t v = p.tap_sum[size_t((i * s.a.kw + j) * s.cout + oc)];
+        p.row_sum[size_t(i * s.cout + oc)] += v;
+        p.col_sum[size_t(j * s.cout + oc)] += v;
+      }
+}
+
+}  // namespace rep_deploy::core
+
+namespace rep_deploy::core {
+
+void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl, int32_t K,
+                          int32_t* out) {
+  for (int64_t p = 0; p < npix; ++p)
+    for (int64_t l = 0; l < nl; ++l) out[l * 64 + p] = K - 2 * cnt[p * stride + l];
+}
+
+}  // namespace rep_deploy::core

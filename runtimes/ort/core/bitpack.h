@@ -1,0 +1,93 @@
+// Bit-packing of activations (per call) and weights (once per kernel) into the layouts the binary
+// GEMM kernels read.
+//
+// Bit convention (shared with rep_deploy/ops/bitpack.py): bit 1 = +1, bit 0 = -1, so the product of
+// two binary values is +1 exactly when their bits agree and
+//     dot(x, w) = K - 2 * popcount(x XOR w)      over the K = cin_g*kh*kw valid terms.
+// Channel-padding bits (channels >= cin_g in the last word of a group) are 0 in BOTH activations and
+// weights: their XOR is 0, so they never add to the popcount and K counts only real channels.
+//
+// Activations, "NHWC-bitpacked": word ((n*hp + y)*wp + x)*G*cw + g*cw + q, bit b, holds channel
+// g*cin_g + 64*q + b of padded pixel (y, x). Border pixels hold the padding pattern: all valid bits 1
+// for pad_value +1 and for pad_value 0 (zero padding is then corrected exactly, see binary_conv.cc),
+// all 0 for pad_value -1.
+//
+// Weights: word ((g*nocb + ob)*kwords + k)*8 + l holds, for output channel g*cout_g + 8*ob + l, the
+// 64 input channels [64*q, 64*q + 64) of tap t, where k = t*cw + q and t = i*kw + j (C order).
+// Lanes l >= cout_g - 8*ob (the last, partial block) are zero and their counts are discarded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "conv_params.h"
+#include "kernel_api.h"
+
+namespace rep_deploy::core {
+
+// 64-byte aligned array of uint64 words (one AVX-512 load per 8 weight lanes).
+class WordBuffer {
+ public:
+  WordBuffer() = default;
+  explicit WordBuffer(size_t words) { resize(words); }
+  void resize(size_t words) {
+    size_t bytes = (words * sizeof(uint64_t) + 63) / 64 * 64;
+    if (bytes == 0) bytes = 64;
+    void* p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    data_.reset(static_cast<uint64_t*>(p));
+    size_ = words;
+  }
+  uint64_t* data() { return data_.get(); }
+  const uint64_t* data() const { return data_.get(); }
+  size_t size() const { return size_; }
+
+ private:
+  struct Free {
+    void operator()(uint64_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint64_t, Free> data_;
+  size_t size_ = 0;
+};
+
+// Words needed for the packed, padded activations of a call.
+size_t packed_activation_words(const ConvShape& s);
+
+
+// Packing is two passes, so that the float input is read as long contiguous streams (reading 64
+// channel rows side by side defeats the hardware prefetchers and, with plane strides that are a
+// multiple of 4 KiB apart modulo the L1 sets, the L1 itself):
+//  1. sign planes: word ((n*cin + c)*h + y)*sign_row_words(s) + x/64, bit x%64 = (x >= 0), the
+//     bits past w zero; sign_plane() fills the h rows of one (image, channel);
+//  2. pack_activation_rows() transposes 64-channel x 64-pixel tiles of those bits into the padded
+//     NHWC words above. Independent channels (pass 1) and rows (pass 2) may run concurrently.
+inline int64_t sign_row_words(const ConvShape& s) { return (s.w + 63) / 64; }
+size_t sign_plane_words(const ConvShape& s);
+void sign_plane(const float* x, const ConvShape& s, int64_t n_c, SignRowFn sign_row,
+                uint64_t* planes);  // n_c = n * cin + c
+void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n, int64_t y0,
+                          int64_t y1, TransposeBitsFn transpose_bits, uint64_t* out);
+
+// Weights repacked for one (Cin, attributes) combination, plus the per-tap weight sums that the exact
+// zero-padding correction subtracts.
+struct PackedWeights {
+  int64_t cin = 0, cout = 0, group = 1, cin_g = 0, cout_g = 0, kh = 0, kw = 0, cw = 0;
+  int64_t kwords = 0, nocb = 0;
+  WordBuffer bits;               // layout in the header comment
+  std::vector<int32_t> tap_sum;  // [kh*kw][cout]: sum over the cin_g inputs of w (+-1) at tap t
+  std::vector<int32_t> row_sum;  // [kh][cout]: tap_sum summed over the taps of kernel row i
+  std::vector<int32_t> col_sum;  // [kw][cout]: tap_sum summed over the taps of kernel column j
+  bool matches(const ConvShape& s) const {
+    return cin == s.cin && cout == s.cout && group == s.a.group && kh == s.a.kh && kw == s.a.kw;
+  }
+};
+
+// Repacks ONNX-layout weights (uint8 (Cout, w_row_bytes), little bit order, see bitpack.py).
+void pack_weights(const uint8_t* w, const ConvShape& s, PackedWeights* out);
+
+}  // namespace rep_deploy::core

@@ -1,0 +1,70 @@
+// The entry points of the per-instruction-set kernels and the task they work on.
+//
+// Each ISA's kernels live in their own translation unit compiled with that ISA's flags. Those files
+// include only this header and intrinsics headers, and keep everything else in an anonymous
+// namespace: an inline function or template instantiated there would be compiled with AVX-512 and
+// could be picked by the linker for a caller on a CPU without it.
+#pragma once
+
+#include <cstdint>
+
+namespace rep_deploy::core {
+
+// One GEMM task: popcounts of XOR for npix output pixels x nocb blocks of 8 output channels.
+struct BgemmTask {
+  const uint64_t* x;      // packed activations at the first tap word of output pixel 0 (+ g*cw)
+  int64_t x_pix_stride;   // words between consecutive output pixels (stride_w * G * cw)
+  const int64_t* koff;    // [kwords] word offset of dot-product word k from the first tap word
+  int64_t kwords;         // words per dot product (taps * cw)
+  const uint64_t* w;      // packed weights of the first 8-channel block: [nocb][kwords][8]
+  int64_t nocb;           // blocks of 8 output channels
+  int64_t npix;           // output pixels
+  int32_t* cnt;           // out: popcount of block b lane l, pixel p at cnt[p*cnt_stride + 8*b + l]
+  int64_t cnt_stride;     // >= 8 * nocb
+};
+using BgemmFn = void (*)(const BgemmTask& t);
+
+// Activation packing runs in two passes (bitpack.h): SignRowFn streams each channel's rows of
+// floats into sign bits (prefetch-friendly: one contiguous stream), TransposeBitsFn then turns
+// 64-channel x 64-pixel tiles of those bits into per-pixel channel words.
+//
+// SignRowFn: bit i of bits[i / 64] = (x[i] >= 0) for i < n (false for NaN, as numpy's x >= 0);
+// bits of the last word past n are zero.
+using SignRowFn = void (*)(const float* x, int64_t n, uint64_t* bits);
+void sign_row_portable(const float* x, int64_t n, uint64_t* bits);
+// TransposeBitsFn: rows[c * row_stride] holds channel c's bits for 64 pixels (c < nc <= 64);
+// writes word p (bit c = channel c of pixel p, bits c >= nc zero) to out[p * out_stride], p < np.
+using TransposeBitsFn = void (*)(const uint64_t* rows, int64_t row_stride, int nc, int np,
+                                 uint64_t* out, int64_t out_stride);
+void transpose_bits_portable(const uint64_t* rows, int64_t row_stride, int nc, int np,
+                             uint64_t* out, int64_t out_stride);
+
+// Turns a GEMM popcount tile (pixel-major) into channel-major dot products for the output
+// transform: out[l * 64 + p] = K - 2 * cnt[p * stride + l] for p < npix <= 64, l < nl <= 64
+// (agreements minus disagreements over the K valid terms).
+using FinishTileFn = void (*)(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl,
+                              int32_t K, int32_t* out);
+void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl, int32_t K,
+                          int32_t* out);
+
+// Transposes a 64x64 bit matrix in place: afterwards bit c of m[r] is the old bit r of m[c].
+void transpose64(uint64_t m[64]);
+
+// Per-ISA entry points (each defined in its own translation unit, built with that ISA's flags).
+void bgemm_portable(const BgemmTask& t);
+#if defined(__x86_64__) || defined(_M_X64)
+void bgemm_avx2(const BgemmTask& t);
+void finish_tile_avx2(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl, int32_t K,
+                      int32_t* out);
+void sign_row_avx2(const float* x, int64_t n, uint64_t* bits);
+void bgemm_avx512(const BgemmTask& t);
+void bgemm_avx512_vpopcnt(const BgemmTask& t);
+void sign_row_avx512(const float* x, int64_t n, uint64_t* bits);
+void transpose_bits_avx512(const uint64_t* rows, int64_t row_stride, int nc, int np, uint64_t* out,
+                           int64_t out_stride);
+#endif
+#if defined(__aarch64__)
+void bgemm_neon(const BgemmTask& t);
+#endif
+
+}  // namespace rep_deploy::core

@@ -1,0 +1,50 @@
+#include "reference.h"
+
+namespace rep_deploy::core {
+
+void reference_accumulator(const ConvShape& s, const float* x, const uint8_t* w_onnx, int32_t* acc) {
+  const ConvAttrs& a = s.a;
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t oc = 0; oc < s.cout; ++oc) {
+      const int64_t g = oc / s.cout_g;
+      const uint8_t* wrow = w_onnx + oc * s.w_row_bytes;
+      for (int64_t yo = 0; yo < s.ho; ++yo)
+        for (int64_t xo = 0; xo < s.wo; ++xo) {
+          int32_t sum = 0;
+          for (int64_t c = 0; c < s.cin_g; ++c)
+            for (int64_t i = 0; i < a.kh; ++i)
+              for (int64_t j = 0; j < a.kw; ++j) {
+                const int64_t e = (c * a.kh + i) * a.kw + j;  // weight index, C order
+                const int32_t wv = ((wrow[e >> 3] >> (e & 7)) & 1) ? 1 : -1;
+                const int64_t iy = yo * a.sh - a.pt + i * a.dh;
+                const int64_t ix = xo * a.sw - a.pl + j * a.dw;
+                int32_t xv;
+                if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
+                  xv = int32_t(a.pad_value);
+                } else {
+                  const float v = x[((n * s.cin + g * s.cin_g + c) * s.h + iy) * s.w + ix];
+                  xv = v >= 0.0f ? 1 : -1;  // sign(0) = +1, NaN -> -1 as numpy's x >= 0
+                }
+                sum += xv * wv;
+              }
+          acc[((n * s.cout + oc) * s.ho + yo) * s.wo + xo] = sum;
+        }
+    }
+}
+
+void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransform& t, float* y) {
+  const int64_t cy = s.cout * t.repeats, plane = s.ho * s.wo;
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t j = 0; j < cy; ++j) {
+      const int32_t* src = acc + (n * s.cout + j % s.cout) * plane;
+      const int64_t base = (n * cy + j) * plane;
+      for (int64_t p = 0; p < plane; ++p) {
+        float v = static_cast<float>(src[p]) * t.mul[j];
+        if (t.add) v = v + t.add[j];
+        if (t.residual) v = v + t.residual[base + p];
+        y[base + p] = v;
+      }
+    }
+}
+
+}  // namespace rep_deploy::core

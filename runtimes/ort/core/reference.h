@@ -1,0 +1,21 @@
+// The reference kernel: a direct convolution from the float input and the ONNX-packed weights,
+// written to mirror rep_deploy.ops.binary_conv.reference_accumulator term by term (no bit packing of
+// activations, no popcount, no padding correction). It is the oracle of the C++ tests and the
+// REP_DEPLOY_KERNEL=reference path; it is slow on purpose.
+#pragma once
+
+#include <cstdint>
+
+#include "binary_conv.h"
+#include "conv_params.h"
+
+namespace rep_deploy::core {
+
+// acc (N, cout, Ho, Wo) = sum over taps and channels of sign(x) * w, with out-of-bounds taps taking
+// the value pad_value (0, +1 or -1).
+void reference_accumulator(const ConvShape& s, const float* x, const uint8_t* w_onnx, int32_t* acc);
+
+// y from acc with the output transform of binary_conv.h (same float32 operations, same order).
+void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransform& t, float* y);
+
+}  // namespace rep_deploy::core

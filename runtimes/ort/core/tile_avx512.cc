@@ -1,0 +1,60 @@
+// AVX-512 (F + BW + VL) packing: see kernel_api.h for the contracts.
+#include <immintrin.h>
+
+#include "kernel_api.h"
+
+namespace rep_deploy::core {
+
+// Four 16-lane compares per 64 floats; the tail is loaded with a mask (no read past x + n).
+void sign_row_avx512(const float* x, int64_t n, uint64_t* bits) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t i0 = 0; i0 < n; i0 += 64) {
+    uint64_t w = 0;
+    for (int j = 0; j < 4; ++j) {
+      const int64_t left = n - i0 - 16 * j;
+      if (left <= 0) break;
+      const __mmask16 lm = static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u);
+      const __m512 v = _mm512_maskz_loadu_ps(lm, x + i0 + 16 * j);
+      // _CMP_GE_OQ is false for NaN, as numpy's x >= 0
+      w |= uint64_t(_mm512_mask_cmp_ps_mask(lm, v, zero, _CMP_GE_OQ)) << (16 * j);
+    }
+    bits[i0 / 64] = w;
+  }
+}
+
+// Channel c's 64 pixel bits are a 64-bit mask: one masked byte add puts bit (c % 8) into byte p
+// of the vector of channel octet c / 8. A 3-level byte/word/dword unpack then gathers, for each
+// pixel, its 8 octet bytes into one word (byte o = channels 8o..8o+7, LSB = lowest channel). The
+// unpacks work within 128-bit lanes: lane L of result i holds pixels 16L + 2i and 16L + 2i + 1.
+void transpose_bits_avx512(const uint64_t* rows, int64_t row_stride, int nc, int np, uint64_t* out,
+                           int64_t out_stride) {
+  __m512i a[8];
+  for (int o = 0; o < 8; ++o) a[o] = _mm512_setzero_si512();
+  for (int c = 0; c < nc; ++c) {
+    const __mmask64 k = rows[c * row_stride];
+    __m512i& acc = a[c >> 3];
+    acc = _mm512_mask_add_epi8(acc, k, acc, _mm512_set1_epi8(static_cast<char>(1 << (c & 7))));
+  }
+  const __m512i b0 = _mm512_unpacklo_epi8(a[0], a[1]), b1 = _mm512_unpackhi_epi8(a[0], a[1]);
+  const __m512i b2 = _mm512_unpacklo_epi8(a[2], a[3]), b3 = _mm512_unpackhi_epi8(a[2], a[3]);
+  const __m512i b4 = _mm512_unpacklo_epi8(a[4], a[5]), b5 = _mm512_unpackhi_epi8(a[4], a[5]);
+  const __m512i b6 = _mm512_unpacklo_epi8(a[6], a[7]), b7 = _mm512_unpackhi_epi8(a[6], a[7]);
+  const __m512i c0 = _mm512_unpacklo_epi16(b0, b2), c1 = _mm512_unpackhi_epi16(b0, b2);
+  const __m512i c2 = _mm512_unpacklo_epi16(b1, b3), c3 = _mm512_unpackhi_epi16(b1, b3);
+  const __m512i c4 = _mm512_unpacklo_epi16(b4, b6), c5 = _mm512_unpackhi_epi16(b4, b6);
+  const __m512i c6 = _mm512_unpacklo_epi16(b5, b7), c7 = _mm512_unpackhi_epi16(b5, b7);
+  alignas(64) uint64_t w[64];  // w[8*i + 2L + j] = word of pixel 16L + 2i + j
+  __m512i* d = reinterpret_cast<__m512i*>(w);
+  _mm512_store_si512(d + 0, _mm512_unpacklo_epi32(c0, c4));
+  _mm512_store_si512(d + 1, _mm512_unpackhi_epi32(c0, c4));
+  _mm512_store_si512(d + 2, _mm512_unpacklo_epi32(c1, c5));
+  _mm512_store_si512(d + 3, _mm512_unpackhi_epi32(c1, c5));
+  _mm512_store_si512(d + 4, _mm512_unpacklo_epi32(c2, c6));
+  _mm512_store_si512(d + 5, _mm512_unpackhi_epi32(c2, c6));
+  _mm512_store_si512(d + 6, _mm512_unpacklo_epi32(c3, c7));
+  _mm512_store_si512(d + 7, _mm512_unpackhi_epi32(c3, c7));
+  for (int p = 0; p < np; ++p)
+    out[p * out_stride] = w[8 * ((p & 15) >> 1) + 2 * (p >> 4) + (p & 1)];
+}
+
+}  // namespace rep_deploy::core

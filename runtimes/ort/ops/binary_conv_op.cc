@@ -1,0 +1,277 @@
+#include "binary_conv_op.h"
+
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "../core/binary_conv.h"
+#include "../core/kernels.h"
+#include "../core/reference.h"
+#include "custom_op.h"
+#include "ort_api.h"
+
+namespace rep_deploy::ort {
+
+namespace {
+
+enum class Variant { kPlain, kFused, kFusedAdd };
+
+const char* op_name(Variant v) {
+  switch (v) {
+    case Variant::kPlain: return "BinaryConv";
+    case Variant::kFused: return "BinaryConvFused";
+    default: return "BinaryConvFusedAdd";
+  }
+}
+
+size_t input_arity(Variant v) { return v == Variant::kPlain ? 3 : (v == Variant::kFused ? 4 : 5); }
+
+std::vector<int64_t> ints_of_length(const OrtKernelInfo* info, const char* name, size_t n,
+                                    const std::vector<int64_t>& dflt, const std::string& what) {
+  std::vector<int64_t> v = attr_ints(info, name, dflt);
+  if (v.size() != n)
+    throw OrtError(what + ": attribute " + name + " must have " + std::to_string(n) +
+                   " values, got " + shape_str(v));
+  return v;
+}
+
+void ort_parallel_for(void* ctx, void (*fn)(void*, size_t), size_t total, void* usr) {
+  // num_batch 0: one work item per index, handed out dynamically by ORT's intra-op pool
+  check(api().KernelContext_ParallelFor(static_cast<OrtKernelContext*>(ctx), fn, total, 0, usr));
+}
+
+class BinaryConvKernel {
+ public:
+  BinaryConvKernel(const OrtKernelInfo* info, Variant variant)
+      : variant_(variant), what_(node_label(info, op_name(variant))) {
+    core::ConvAttrs& a = attrs_;
+    const std::vector<int64_t> k = ints_of_length(info, "kernel_shape", 2, {}, what_);
+    const std::vector<int64_t> s = ints_of_length(info, "strides", 2, {1, 1}, what_);
+    const std::vector<int64_t> p = ints_of_length(info, "pads", 4, {0, 0, 0, 0}, what_);
+    const std::vector<int64_t> d = ints_of_length(info, "dilations", 2, {1, 1}, what_);
+    a.kh = k[0], a.kw = k[1], a.sh = s[0], a.sw = s[1];
+    a.pt = p[0], a.pl = p[1], a.pb = p[2], a.pr = p[3], a.dh = d[0], a.dw = d[1];
+    a.group = attr_int(info, "group", 1);
+    a.pad_value = attr_int(info, "pad_value", 0);
+    const std::string e = a.validate();
+    if (!e.empty()) throw OrtError(what_ + ": " + e);
+    if (variant_ != Variant::kPlain) {
+      repeats_ = attr_int(info, "repeats", 1);
+      if (repeats_ < 1 || repeats_ > 4096)
+        throw OrtError(what_ + ": repeats must be in [1, 4096], got " + std::to_string(repeats_));
+    }
+    // The kernel path is fixed per kernel object: REP_DEPLOY_KERNEL is read at session creation.
+    const std::string ke = core::select_kernel_from_env(&path_);
+    if (!ke.empty()) throw OrtError(what_ + ": " + ke);
+    load_constant_weights(info);
+  }
+
+  void compute(OrtKernelContext* ctx) const {
+    const Tensor x = input(ctx, 0), w = input(ctx, 1);
+    if (!x.value || x.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || x.shape.size() != 4)
+      throw OrtError(what_ + ": X must be a float32 NCHW tensor (rank 4), got " +
+                     type_name(x.type) + " " + shape_str(x.shape));
+    check_weight_tensor(w);
+    core::ConvShape s;
+    std::string e = core::make_conv_shape(attrs_, x.shape[0], x.shape[1], x.shape[2], x.shape[3],
+                                          w.shape[0], &s);
+    if (e.empty()) e = core::check_weight_shape(s, w.shape[0], w.shape[1]);
+    if (!e.empty()) throw OrtError(what_ + ": " + e);
+
+    const int64_t cy = s.cout * repeats_;
+    core::OutputTransform t;
+    t.repeats = repeats_;
+    if (variant_ == Variant::kPlain) {
+      t.mul = vector_input(ctx, 2, "scale", s.cout);
+    } else {
+      t.mul = vector_input(ctx, 2, "mul", cy);
+      t.add = vector_input(ctx, 3, "add", cy);
+    }
+    const std::vector<int64_t> y_shape{s.n, cy, s.ho, s.wo};
+    if (variant_ == Variant::kFusedAdd) {
+      const Tensor r = input(ctx, 4);
+      if (!r.value || r.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || r.shape != y_shape)
+        throw OrtError(what_ + ": residual must be float32 of the output shape " +
+                       shape_str(y_shape) + ", got " + type_name(r.type) + " " + shape_str(r.shape));
+      t.residual = static_cast<const float*>(r.data);
+    }
+    const Tensor y = output(ctx, 0, y_shape);
+    if (s.n == 0) return;
+    const auto* xd = static_cast<const float*>(x.data);
+    auto* yd = static_cast<float*>(y.data);
+    if (!path_.bgemm) {  // REP_DEPLOY_KERNEL=reference: the oracle, single-threaded
+      std::vector<int32_t> acc(size_t(s.n * s.cout * s.ho * s.wo));
+      core::reference_accumulator(s, xd, static_cast<const uint8_t*>(w.data), acc.data());
+      core::reference_output(s, acc.data(), t, yd);
+      return;
+    }
+    const std::shared_ptr<const core::PackedWeights> pw = weights_for(s, w);
+    core::ParallelRunner par;
+    par.call = ort_parallel_for;
+    par.self = ctx;
+    core::binary_conv_forward(s, xd, *pw, path_, t, yd, par);
+  }
+
+ private:
+  void check_weight_tensor(const Tensor& w) const {
+    if (!w.value || w.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 || w.shape.size() != 2)
+      throw OrtError(what_ + ": W must be the bit-packed uint8 weight of shape (Cout, "
+                     "ceil(Cin/group*kh*kw/8)), got " + type_name(w.type) + " " + shape_str(w.shape));
+  }
+
+  const float* vector_input(OrtKernelContext* ctx, size_t i, const char* name, int64_t n) const {
+    const Tensor v = input(ctx, i);
+    if (!v.value || v.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || v.shape != std::vector<int64_t>{n})
+      throw OrtError(what_ + ": " + name + " must be float32 of shape [" + std::to_string(n) +
+                     "], got " + type_name(v.type) + " " + shape_str(v.shape));
+    return static_cast<const float*>(v.data);
+  }
+
+  // Pre-packing: a constant W (an initializer) is packed once, at kernel creation when the input's
+  // channel count is known from the graph, else at the first Compute; the packed form is immutable
+  // and shared by concurrent Run calls. A non-constant W may change between runs: packed per call.
+  void load_constant_weights(const OrtKernelInfo* info) {
+    int is_const = 0;
+    const OrtValue* wv = nullptr;
+    check(api().KernelInfoGetConstantInput_tensor(info, 1, &is_const, &wv));
+    if (!is_const || !wv) return;
+    const Tensor w = describe(wv);
+    check_weight_tensor(w);
+    w_const_ = true;
+    const auto* bytes = static_cast<const uint8_t*>(w.data);
+    w_bytes_.assign(bytes, bytes + w.elements());  // ORT owns the OrtValue: keep our own copy
+    const int64_t cin = static_input_channels(info);
+    if (cin <= 0) return;
+    core::ConvShape s;
+    std::string e = core::make_weight_shape(attrs_, cin, w.shape[0], &s);
+    if (e.empty()) e = core::check_weight_shape(s, w.shape[0], w.shape[1]);
+    if (!e.empty()) throw OrtError(what_ + ": " + e);
+    if (!path_.bgemm) return;  // the reference reads the ONNX layout directly
+    auto pw = std::make_shared<core::PackedWeights>();
+    core::pack_weights(w_bytes_.data(), s, pw.get());
+    packed_ = std::move(pw);
+  }
+
+  // X's channel count from the graph's type information, or -1 when not static.
+  static int64_t static_input_channels(const OrtKernelInfo* info) {
+    OrtTypeInfo* ti = nullptr;
+    OrtStatus* st = api().KernelInfo_GetInputTypeInfo(info, 0, &ti);
+    if (st) {
+      api().ReleaseStatus(st);
+      return -1;
+    }
+    int64_t cin = -1;
+    const OrtTensorTypeAndShapeInfo* tsi = nullptr;  // owned by ti
+    size_t rank = 0;
+    st = api().CastTypeInfoToTensorInfo(ti, &tsi);
+    if (!st && tsi) st = api().GetDimensionsCount(tsi, &rank);
+    if (!st && tsi && rank == 4) {
+      int64_t dims[4];
+      st = api().GetDimensions(tsi, dims, 4);
+      if (!st) cin = dims[1];
+    }
+    if (st) api().ReleaseStatus(st);
+    api().ReleaseTypeInfo(ti);
+    return cin;
+  }
+
+  std::shared_ptr<const core::PackedWeights> weights_for(const core::ConvShape& s, const Tensor& w) const {
+    if (w_const_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!packed_ || !packed_->matches(s)) {
+        auto pw = std::make_shared<core::PackedWeights>();
+        core::pack_weights(w_bytes_.data(), s, pw.get());
+        packed_ = std::move(pw);
+      }
+      return packed_;
+    }
+    auto pw = std::make_shared<core::PackedWeights>();
+    core::pack_weights(static_cast<const uint8_t*>(w.data), s, pw.get());
+    return pw;
+  }
+
+  Variant variant_;
+  std::string what_;
+  core::ConvAttrs attrs_;
+  int64_t repeats_ = 1;
+  core::Kernel path_{};
+  bool w_const_ = false;
+  std::vector<uint8_t> w_bytes_;
+  mutable std::mutex mu_;  // guards packed_ (replaced only if a call brings a new channel count)
+  mutable std::shared_ptr<const core::PackedWeights> packed_;
+};
+
+// Output shape (N, Cout*repeats, Ho, Wo) when the input shapes allow; invalid shapes are left to
+// Compute, whose errors name them (ORT ignores a status returned from here).
+void infer_shape(OrtShapeInferContext* ctx, Variant variant) {
+  if (infer_input_count(ctx) < 2) return;
+  const InferShape x = infer_input(ctx, 0), w = infer_input(ctx, 1);
+  if (x.dims.size() != 4 || w.dims.size() != 2 || x.dims[2] <= 0 || x.dims[3] <= 0 || w.dims[0] <= 0)
+    return;
+  bool found = false;
+  const std::vector<int64_t> k = infer_attr_ints(ctx, "kernel_shape", {}, &found);
+  const std::vector<int64_t> s = infer_attr_ints(ctx, "strides", {1, 1}, &found);
+  const std::vector<int64_t> p = infer_attr_ints(ctx, "pads", {0, 0, 0, 0}, &found);
+  const std::vector<int64_t> d = infer_attr_ints(ctx, "dilations", {1, 1}, &found);
+  const int64_t repeats = variant == Variant::kPlain ? 1 : infer_attr_int(ctx, "repeats", 1, &found);
+  if (k.size() != 2 || s.size() != 2 || p.size() != 4 || d.size() != 2 || repeats < 1) return;
+  if (s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || k[0] < 1 || k[1] < 1) return;
+  const int64_t ho = core::conv_output_size(x.dims[2], k[0], s[0], p[0], p[2], d[0]);
+  const int64_t wo = core::conv_output_size(x.dims[3], k[1], s[1], p[1], p[3], d[1]);
+  if (ho <= 0 || wo <= 0) return;
+  if (x.dims[0] < 0 && x.symbols[0].empty()) return;  // cannot express "unknown" here
+  InferShape y;
+  y.type = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  y.dims = {x.dims[0], w.dims[0] * repeats, ho, wo};
+  y.symbols = {x.symbols[0], "", "", ""};
+  infer_set_output(ctx, 0, y);
+}
+
+template <Variant V>
+struct Callbacks {
+  static OrtStatusPtr ORT_API_CALL create(const OrtCustomOp*, const OrtApi*, const OrtKernelInfo* info,
+                                          void** kernel) {
+    *kernel = nullptr;
+    return guard([&] { *kernel = new BinaryConvKernel(info, V); });
+  }
+  static OrtStatusPtr ORT_API_CALL compute(void* kernel, OrtKernelContext* ctx) {
+    return guard([&] { static_cast<const BinaryConvKernel*>(kernel)->compute(ctx); });
+  }
+  static void ORT_API_CALL destroy(void* kernel) { delete static_cast<BinaryConvKernel*>(kernel); }
+  static OrtStatusPtr ORT_API_CALL infer(const OrtCustomOp*, OrtShapeInferContext* ctx) {
+    OrtStatus* st = guard([&] { infer_shape(ctx, V); });
+    if (st) api().ReleaseStatus(st);  // see infer_shape
+    return nullptr;
+  }
+  static ONNXTensorElementDataType ORT_API_CALL input_type(const OrtCustomOp*, size_t i) {
+    return i == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  static size_t ORT_API_CALL input_count(const OrtCustomOp*) { return input_arity(V); }
+  static const char* ORT_API_CALL name(const OrtCustomOp*) { return op_name(V); }
+
+  static const OrtCustomOp* op() {
+    static const OrtCustomOp def = [] {
+      OrtCustomOp o = make_custom_op_base();
+      o.GetName = name;
+      o.GetInputType = input_type;
+      o.GetInputTypeCount = input_count;
+      o.GetOutputType = float_output_type;
+      o.CreateKernelV2 = create;
+      o.KernelComputeV2 = compute;
+      o.KernelDestroy = destroy;
+      o.InferOutputShapeFn = infer;
+      return o;
+    }();
+    return &def;
+  }
+};
+
+}  // namespace
+
+const OrtCustomOp* binary_conv_op() { return Callbacks<Variant::kPlain>::op(); }
+const OrtCustomOp* binary_conv_fused_op() { return Callbacks<Variant::kFused>::op(); }
+const OrtCustomOp* binary_conv_fused_add_op() { return Callbacks<Variant::kFusedAdd>::op(); }
+
+}  // namespace rep_deploy::ort

@@ -1,0 +1,59 @@
+// The library's single entry point: ORT dlopens librep_deploy_ort.so and calls RegisterCustomOps
+// (SessionOptions.register_custom_ops_library in Python).
+//
+// Domain "rep_deploy", version 1 (rep_deploy/ops/schema.py is the source of truth for names and
+// attributes): BinaryConv, Repeat, BinaryConvFused, BinaryConvFusedAdd.
+#include <onnxruntime_c_api.h>
+
+#include <mutex>
+#include <string>
+
+#include "ops/binary_conv_op.h"
+#include "ops/ort_api.h"
+#include "ops/repeat_op.h"
+
+namespace {
+
+constexpr const char* kDomain = "rep_deploy";
+
+// One domain object for the process lifetime: sessions keep pointers to it and to the static
+// OrtCustomOp structs, and the library may serve many SessionOptions.
+OrtCustomOpDomain* g_domain = nullptr;
+std::mutex g_mutex;
+
+OrtStatus* make_domain(const OrtApi& api) {
+  OrtCustomOpDomain* d = nullptr;
+  if (OrtStatus* st = api.CreateCustomOpDomain(kDomain, &d)) return st;
+  const OrtCustomOp* ops[] = {rep_deploy::ort::binary_conv_op(), rep_deploy::ort::repeat_op(),
+                              rep_deploy::ort::binary_conv_fused_op(),
+                              rep_deploy::ort::binary_conv_fused_add_op()};
+  for (const OrtCustomOp* op : ops) {
+    if (OrtStatus* st = api.CustomOpDomain_Add(d, const_cast<OrtCustomOp*>(op))) {
+      api.ReleaseCustomOpDomain(d);
+      return st;
+    }
+  }
+  g_domain = d;
+  return nullptr;
+}
+
+}  // namespace
+
+extern "C" __attribute__((visibility("default"))) OrtStatus* ORT_API_CALL
+RegisterCustomOps(OrtSessionOptions* options, const OrtApiBase* base) {
+  // A fixed API level, not ORT_API_VERSION (the headers' 21): the library then loads in any
+  // ORT >= 1.17, whatever headers it was compiled with.
+  const OrtApi* api = base->GetApi(rep_deploy::ort::kApiVersion);
+  if (!api) {  // ORT < 1.17: report it through the API level every runtime has
+    const OrtApi* v1 = base->GetApi(1);
+    std::string msg = std::string("rep_deploy custom ops need ONNX Runtime >= 1.17 (API 17); this is ") +
+                      base->GetVersionString();
+    return v1 ? v1->CreateStatus(ORT_FAIL, msg.c_str()) : nullptr;
+  }
+  std::lock_guard<std::mutex> lock(g_mutex);
+  rep_deploy::ort::set_api(api);
+  if (!g_domain) {
+    if (OrtStatus* st = make_domain(*api)) return st;
+  }
+  return api->AddCustomOpDomain(options, g_domain);
+}

@@ -1,0 +1,279 @@
+// Tier-1 tests: every optimized kernel path against the C++ reference, on a seeded grid of shapes.
+//
+// The reference (core/reference.cc) is a direct convolution from float input and ONNX-packed
+// weights, so these checks also cover activation packing, weight repacking, padding patterns, the
+// exact zero-padding correction and the output transform. Everything must match bit for bit.
+// Usage: test_core [--cases N | --cases-from-env] [--seed S] [--kernel NAME]
+// (exit status 0 = all passed, 77 = the requested kernel is not supported here)
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../core/binary_conv.h"
+#include "../core/bitpack.h"
+#include "../core/kernels.h"
+#include "../core/reference.h"
+#include "../core/repeat.h"
+
+using namespace rep_deploy::core;
+
+namespace {
+
+int g_failures = 0;
+
+#define CHECK(cond, ...)                                   \
+  do {                                                     \
+    if (!(cond)) {                                         \
+      ++g_failures;                                        \
+      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+      std::fprintf(stderr, __VA_ARGS__);                   \
+      std::fprintf(stderr, "\n");                          \
+    }                                                      \
+  } while (0)
+
+bool same_bits(float a, float b) {
+  uint32_t ua, ub;
+  std::memcpy(&ua, &a, 4);
+  std::memcpy(&ub, &b, 4);
+  return ua == ub;
+}
+
+void test_transpose64(std::mt19937_64& rng) {
+  for (int rep = 0; rep < 20; ++rep) {
+    uint64_t m[64], orig[64];
+    for (int i = 0; i < 64; ++i) orig[i] = m[i] = rng();
+    transpose64(m);
+    bool ok = true;
+    for (int r = 0; r < 64; ++r)
+      for (int c = 0; c < 64; ++c) ok &= ((m[r] >> c) & 1) == ((orig[c] >> r) & 1);
+    CHECK(ok, "transpose64 mismatch");
+  }
+}
+
+float random_value(std::mt19937_64& rng) {
+  const uint64_t r = rng() % 100;
+  if (r < 6) return 0.0f;   // sign(0) = +1
+  if (r < 9) return -0.0f;  // -0.0 >= 0 is true: +1 as well
+  if (r < 10) return std::numeric_limits<float>::quiet_NaN();  // NaN >= 0 is false: -1
+  return std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
+}
+
+void test_packers(const Kernel& k, std::mt19937_64& rng) {
+  for (int rep = 0; rep < 40; ++rep) {
+    const int64_t n = 1 + int64_t(rng() % 300);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = random_value(rng);
+    const size_t words = size_t((n + 63) / 64);
+    std::vector<uint64_t> got(words, 0xdeadbeefull), want(words, 0xdeadbeefull);
+    k.sign_row(x.data(), n, got.data());
+    for (size_t i = 0; i < words; ++i) {
+      uint64_t w = 0;
+      for (int64_t b = 0; b < 64 && int64_t(i) * 64 + b < n; ++b) w |= uint64_t(x[i * 64 + size_t(b)] >= 0.0f) << b;
+      want[i] = w;
+    }
+    CHECK(got == want, "sign_row[%s] n=%lld", k.name, (long long)n);
+  }
+  for (int rep = 0; rep < 40; ++rep) {
+    const int nc = 1 + int(rng() % 64), np = 1 + int(rng() % 64);
+    const int64_t row_stride = 1 + int64_t(rng() % 4), out_stride = 1 + int64_t(rng() % 3);
+    std::vector<uint64_t> rows(size_t(nc * row_stride));
+    for (uint64_t& v : rows) v = rng();
+    std::vector<uint64_t> got(size_t(np * out_stride), 7), ref(size_t(np * out_stride), 7);
+    k.transpose_bits(rows.data(), row_stride, nc, np, got.data(), out_stride);
+    transpose_bits_portable(rows.data(), row_stride, nc, np, ref.data(), out_stride);
+    for (int p = 0; p < np; ++p) {
+      uint64_t w = 0;
+      for (int c = 0; c < nc; ++c) w |= ((rows[size_t(c * row_stride)] >> p) & 1) << c;
+      CHECK(ref[size_t(p * out_stride)] == w, "transpose_bits_portable nc=%d np=%d", nc, np);
+      CHECK(got[size_t(p * out_stride)] == w, "transpose_bits[%s] nc=%d np=%d p=%d", k.name, nc, np, p);
+    }
+  }
+}
+
+void test_finish_tile(const Kernel& k, std::mt19937_64& rng) {
+  for (int rep = 0; rep < 20; ++rep) {
+    const int64_t npix = 1 + int64_t(rng() % 64), nl = 1 + int64_t(rng() % 64);
+    const int64_t stride = (nl + 7) / 8 * 8;
+    std::vector<int32_t> cnt(size_t(npix * stride)), out(64 * 64, -1);
+    for (int32_t& v : cnt) v = int32_t(rng() % 100000);
+    const int32_t K = int32_t(rng() % 300000);
+    k.finish_tile(cnt.data(), stride, npix, nl, K, out.data());
+    bool ok = true;
+    for (int64_t p = 0; p < npix; ++p)
+      for (int64_t l = 0; l < nl; ++l) ok &= out[size_t(l * 64 + p)] == K - 2 * cnt[size_t(p * stride + l)];
+    CHECK(ok, "finish_tile[%s] npix=%lld nl=%lld", k.name, (long long)npix, (long long)nl);
+  }
+}
+
+struct Case {
+  ConvAttrs a;
+  int64_t n, cin, h, w, cout;
+};
+
+Case random_case(std::mt19937_64& rng) {
+  static const int64_t chans[] = {1, 2, 3, 7, 8, 9, 16, 31, 32, 33, 63, 64, 65, 96, 100, 127, 128, 129, 191, 200, 256, 300};
+  static const int64_t kernels[][2] = {{1, 1}, {3, 3}, {3, 3}, {3, 3}, {1, 3}, {5, 5}, {2, 2}, {3, 1}};
+  for (;;) {
+    Case c;
+    const auto* kk = kernels[rng() % 8];
+    c.a.kh = kk[0], c.a.kw = kk[1];
+    c.a.sh = 1 + int64_t(rng() % 2), c.a.sw = rng() % 4 ? c.a.sh : 1 + int64_t(rng() % 2);
+    c.a.dh = 1 + int64_t(rng() % 2), c.a.dw = rng() % 4 ? c.a.dh : 1 + int64_t(rng() % 2);
+    const int64_t pad = int64_t(rng() % 3);
+    c.a.pt = c.a.pl = c.a.pb = c.a.pr = pad;
+    if (rng() % 5 == 0) c.a.pb = int64_t(rng() % 3), c.a.pr = int64_t(rng() % 3);  // asymmetric
+    c.a.pad_value = int64_t(rng() % 3) - 1;
+    static const int64_t groups[] = {1, 1, 1, 2, 3, 4};
+    c.a.group = groups[rng() % 6];
+    c.n = 1 + int64_t(rng() % 3);
+    c.cin = chans[rng() % 22] * (c.a.group > 1 ? c.a.group : 1);
+    c.cout = (rng() % 2 ? chans[rng() % 22] : 1 + int64_t(rng() % 80)) * c.a.group;
+    if (c.cin > 300 && c.a.group == 1) continue;
+    c.h = 1 + int64_t(rng() % 12);
+    c.w = rng() % 8 == 0 ? 60 + int64_t(rng() % 80) : 1 + int64_t(rng() % 12);  // > 64 wide: x tiles
+    ConvShape s;
+    if (make_conv_shape(c.a, c.n, c.cin, c.h, c.w, c.cout, &s).empty()) return c;
+  }
+}
+
+void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64& rng) {
+  ConvShape s;
+  const std::string err = make_conv_shape(c.a, c.n, c.cin, c.h, c.w, c.cout, &s);
+  CHECK(err.empty(), "make_conv_shape: %s", err.c_str());
+  if (!err.empty()) return;
+  std::vector<float> x(size_t(s.n * s.cin * s.h * s.w));
+  for (float& v : x) v = random_value(rng);
+  std::vector<uint8_t> w(size_t(s.cout * s.w_row_bytes));
+  for (uint8_t& b : w) b = uint8_t(rng());
+  const int64_t repeats = 1 + int64_t(rng() % 3);
+  std::vector<float> mul(size_t(s.cout * repeats)), add(mul.size());
+  for (float& v : mul) v = std::uniform_real_distribution<float>(-1.5f, 1.5f)(rng);
+  for (float& v : add) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+  const size_t ysize = size_t(s.n * s.cout * repeats * s.ho * s.wo);
+  std::vector<float> residual(ysize);
+  for (float& v : residual) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+
+  std::vector<int32_t> want_acc(size_t(s.n * s.cout * s.ho * s.wo));
+  reference_accumulator(s, x.data(), w.data(), want_acc.data());
+  OutputTransform plain;  // BinaryConv: scale only
+  plain.mul = mul.data();
+  OutputTransform fused;
+  fused.mul = mul.data(), fused.add = add.data(), fused.residual = residual.data();
+  fused.repeats = repeats;
+  std::vector<float> want_plain(want_acc.size()), want_fused(ysize);
+  reference_output(s, want_acc.data(), plain, want_plain.data());
+  reference_output(s, want_acc.data(), fused, want_fused.data());
+
+  PackedWeights pw;
+  pack_weights(w.data(), s, &pw);
+  const std::string desc = "N=" + std::to_string(s.n) + " Cin=" + std::to_string(s.cin) +
+                           " HxW=" + std::to_string(s.h) + "x" + std::to_string(s.w) +
+                           " Cout=" + std::to_string(s.cout) + " " + s.a.to_string();
+  ParallelRunner serial;
+  for (const Kernel& k : kernels) {
+    std::vector<int32_t> acc(want_acc.size(), 12345);
+    binary_conv_accumulator(s, x.data(), pw, k, acc.data(), serial);
+    size_t bad = 0;
+    for (size_t i = 0; i < acc.size(); ++i) bad += acc[i] != want_acc[i];
+    CHECK(bad == 0, "[%s] accumulator: %zu of %zu differ; %s", k.name, bad, acc.size(), desc.c_str());
+    std::vector<float> y(want_plain.size());
+    binary_conv_forward(s, x.data(), pw, k, plain, y.data(), serial);
+    bad = 0;
+    for (size_t i = 0; i < y.size(); ++i) bad += !same_bits(y[i], want_plain[i]);
+    CHECK(bad == 0, "[%s] scale output: %zu differ; %s", k.name, bad, desc.c_str());
+    std::vector<float> yf(ysize);
+    binary_conv_forward(s, x.data(), pw, k, fused, yf.data(), serial);
+    bad = 0;
+    for (size_t i = 0; i < yf.size(); ++i) bad += !same_bits(yf[i], want_fused[i]);
+    CHECK(bad == 0, "[%s] fused output (repeats=%lld): %zu differ; %s", k.name, (long long)repeats,
+          bad, desc.c_str());
+  }
+}
+
+void test_repeat() {
+  const float x[6] = {1, 2, 3, 4, 5, 6};  // N=2 blocks of 3
+  float y[18];
+  repeat_channels(x, y, 2, 3 * sizeof(float), 3);
+  const float want[18] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 4, 5, 6};
+  CHECK(std::memcmp(y, want, sizeof(y)) == 0, "repeat_channels");
+}
+
+void test_errors() {
+  ConvAttrs a;
+  a.kh = a.kw = 3;
+  ConvShape s;
+  CHECK(make_conv_shape(a, 1, 6, 8, 8, 4, &s).empty(), "valid shape rejected");
+  a.group = 4;
+  const std::string e = make_conv_shape(a, 1, 6, 8, 8, 4, &s);
+  CHECK(e.find("not divisible by group=4") != std::string::npos, "group error: %s", e.c_str());
+  a.group = 1;
+  const std::string e2 = make_conv_shape(a, 1, 6, 2, 2, 4, &s);
+  CHECK(e2.find("too small") != std::string::npos, "size error: %s", e2.c_str());
+  Kernel k;
+  const std::string e3 = select_kernel("bogus", &k);
+  CHECK(e3.find("choose one of") != std::string::npos, "select_kernel error: %s", e3.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int cases = 300;
+  uint64_t seed = 20261122;
+  const char* only = nullptr;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--cases") && i + 1 < argc) cases = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
+    else if (!std::strcmp(argv[i], "--cases-from-env")) {  // ctest: CASES=N in the environment
+      if (const char* e = std::getenv("CASES")) cases = std::atoi(e);
+    }
+    else {
+      std::fprintf(stderr, "usage: %s [--cases N | --cases-from-env] [--seed S] [--kernel NAME]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::vector<Kernel> kernels;
+  for (const KernelChoice& c : all_kernels()) {
+    if (!c.kernel.bgemm) continue;  // the reference is the oracle
+    if (only && std::strcmp(only, c.kernel.name) != 0) continue;
+    if (!c.supported) {
+      std::printf("skip %s: not supported by this CPU\n", c.kernel.name);
+      continue;
+    }
+    kernels.push_back(c.kernel);
+  }
+  std::printf("kernels under test:");
+  for (const Kernel& k : kernels) std::printf(" %s", k.name);
+  std::printf("\n");
+  if (kernels.empty()) return only ? 77 : 1;  // 77: ctest "skipped"
+
+  std::mt19937_64 rng(seed);
+  test_transpose64(rng);
+  test_repeat();
+  test_errors();
+  for (const Kernel& k : kernels) {
+    test_packers(k, rng);
+    test_finish_tile(k, rng);
+  }
+  // dot-product lengths with dedicated kernels (K = 8, 16, 72, 144 words need > 300 channels)
+  for (const int64_t cin : {512, 1024}) {
+    for (const int64_t k : {1, 3}) {
+      Case c;
+      c.a.kh = c.a.kw = k;
+      c.a.pt = c.a.pl = c.a.pb = c.a.pr = k / 2;
+      c.a.pad_value = k == 3 ? 0 : 1;
+      c.n = 1, c.cin = cin, c.h = 3, c.w = 6, c.cout = 20;
+      run_case(c, kernels, rng);
+    }
+  }
+  for (int i = 0; i < cases; ++i) run_case(random_case(rng), kernels, rng);
+  std::printf("%d random cases, seed %llu: %s (%d failures)\n", cases, (unsigned long long)seed,
+              g_failures ? "FAILED" : "ok", g_failures);
+  return g_failures ? 1 : 0;
+}
