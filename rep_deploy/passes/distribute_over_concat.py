@@ -37,14 +37,11 @@ def _as_original_layout(vec: np.ndarray, like: np.ndarray) -> np.ndarray:
 def _move_one(graph: gs.Graph, concat: gs.Node) -> bool:
     out = concat.outputs[0]
     op = None if is_graph_output(graph, out) else only_consumer(out)
-    if not (is_op(op, "Add") or is_op(op, "Mul") or is_op(op, "PRelu")):
+    if not (is_op(op, "Add") or is_op(op, "Mul") or is_op(op, "PRelu")) or len(op.inputs) != 2:
         return False
-    if op.inputs[0] is not out and not is_op(op, "PRelu"):
-        other = op.inputs[0]
-    else:
-        other = op.inputs[1]
     if is_op(op, "PRelu") and op.inputs[0] is not out:
-        return False
+        return False  # PRelu(slope=concat) is not per-channel in the concat
+    other = op.inputs[1] if op.inputs[0] is out else op.inputs[0]
     v = const(other)
     widths = [t.shape[1] if t.shape is not None and len(t.shape) == 4 and isinstance(t.shape[1], int)
               else None for t in concat.inputs]
@@ -57,7 +54,7 @@ def _move_one(graph: gs.Graph, concat: gs.Node) -> bool:
     for i, (t, w) in enumerate(zip(concat.inputs, widths)):
         piece = gs.Constant(f"{op.name}_part{i}", _as_original_layout(vec[start:start + w], v))
         y = gs.Variable(f"{op.name}_part{i}_out", dtype=t.dtype, shape=t.shape)
-        operands = [t, piece] if op.inputs[0] is not other else [piece, t]
+        operands = [t, piece] if op.inputs[0] is out else [piece, t]
         graph.nodes.append(gs.Node(op.op, f"{op.name}_part{i}", inputs=operands, outputs=[y]))
         new_inputs.append(y)
         start += w
