@@ -5,8 +5,10 @@ reference; tier 2 is this file's ORT plumbing). Every comparison is exact, bit f
 
 * the integer accumulator (a BinaryConv with scale = 1 outputs float(acc), exact below 2**24) must
   equal ``binary_conv.reference_accumulator``;
-* the outputs of BinaryConv, BinaryConvFused and BinaryConvFusedAdd must equal the numpy
-  ``reference`` functions, which round after every float32 multiply and add, as the kernels do.
+* the outputs of BinaryConv, BinaryConvFused, BinaryConvFusedAdd and BinaryConvBlock must equal the
+  numpy ``reference`` functions, which round after every float32 multiply and add, as the kernels do.
+  BinaryConvBlock's per-channel thresholds include 0 and values taken from the input itself (ties
+  binarize to +1), and its RPReLU parameters make both branches (and the u = 0 boundary) occur.
 
 Each forced kernel path (``REP_DEPLOY_KERNEL``, read at session creation) runs the whole grid; paths
 this CPU cannot run are skipped. Sessions use two intra-op threads so ORT's thread pool is in play.
@@ -25,7 +27,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rep_deploy import ops
-from rep_deploy.ops import binary_conv, binary_conv_fused, bitpack, repeat
+from rep_deploy.ops import binary_conv, binary_conv_block, binary_conv_fused, bitpack, repeat
 from rep_deploy.runtime import KERNEL_ENV, library_path, make_session_options
 
 PATHS = ["reference", "portable", "avx2", "avx512", "avx512vpopcnt", "neon"]
@@ -181,8 +183,9 @@ def conv_attrs(c: dict[str, Any]) -> dict[str, Any]:
 
 def conv_case_model(c: dict[str, Any], rng: np.random.Generator
                     ) -> tuple[bytes, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Four nodes on one input: BinaryConv with scale 1 (the accumulator) and with a random scale,
-    BinaryConvFused and BinaryConvFusedAdd. Returns (model, feeds, expected outputs)."""
+    """Five nodes on one input: BinaryConv with scale 1 (the accumulator) and with a random scale,
+    BinaryConvFused, BinaryConvFusedAdd and BinaryConvBlock. Returns (model, feeds, expected
+    outputs)."""
     attrs = conv_attrs(c)
     kh, kw = c["k"]
     wf = np.where(rng.standard_normal((c["cout"], c["cin"] // c["group"], kh, kw)) >= 0, 1.0, -1.0)
@@ -196,25 +199,41 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
     y_shape = (c["n"], width) + acc.shape[2:]
     residual = rng.uniform(-3, 3, y_shape).astype(np.float32)
     fused_attrs = dict(attrs, repeats=c["repeats"])
+    # per input channel: 0, -0, a value of x itself (a tie: +1) or a random value
+    flat = x[np.isfinite(x)].ravel()
+    threshold = np.where(rng.random(c["cin"]) < 0.5, rng.choice(flat, c["cin"]) if flat.size else 0.0,
+                         rng.uniform(-1, 1, c["cin"])).astype(np.float32)
+    threshold[rng.random(c["cin"]) < 0.2] = 0.0
+    threshold[rng.random(c["cin"]) < 0.1] = -0.0
+    pre = rng.uniform(-2, 2, width).astype(np.float32)
+    slope = rng.uniform(-0.5, 1.5, width).astype(np.float32)
+    post = rng.uniform(-2, 2, width).astype(np.float32)
     nodes = [
         ops.make_node("BinaryConv", ["x", "W", "ones"], ["acc"], **attrs),
         ops.make_node("BinaryConv", ["x", "W", "scale"], ["y"], **attrs),
         ops.make_node("BinaryConvFused", ["x", "W", "mul", "add"], ["fused"], **fused_attrs),
         ops.make_node("BinaryConvFusedAdd", ["x", "W", "mul", "add", "res"], ["fused_add"],
                       **fused_attrs),
+        ops.make_node("BinaryConvBlock", ["x", "W", "threshold", "mul", "add", "res", "pre", "slope",
+                                          "post"], ["block"], **fused_attrs),
     ]
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)),
               helper.make_tensor_value_info("res", TensorProto.FLOAT, list(y_shape))]
     inits = [("W", w), ("ones", np.ones(c["cout"], np.float32)), ("scale", scale), ("mul", mul),
-             ("add", add)]
-    model = make_model(nodes, inputs, ["acc", "y", "fused", "fused_add"], inits)
+             ("add", add), ("threshold", threshold), ("pre", pre), ("slope", slope), ("post", post)]
+    model = make_model(nodes, inputs, OUTPUTS, inits)
     expected = {
         "acc": acc,
         "y": binary_conv.reference(x, w, scale, **attrs),
         "fused": binary_conv_fused.reference(x, w, mul, add, **fused_attrs),
         "fused_add": binary_conv_fused.reference(x, w, mul, add, residual, **fused_attrs),
+        "block": binary_conv_block.reference(x, w, threshold, mul, add, residual, pre, slope, post,
+                                             **fused_attrs),
     }
     return model, {"x": x, "res": residual}, expected
+
+
+OUTPUTS = ["acc", "y", "fused", "fused_add", "block"]
 
 
 def case_id(c: dict[str, Any]) -> str:
@@ -229,13 +248,13 @@ def test_binary_conv_grid(case: dict[str, Any], kernel_path: str,
     rng = np.random.default_rng(zlib.crc32(case_id(case).encode()))  # reproducible per case
     model, feeds, expected = conv_case_model(case, rng)
     sess = session(model, kernel_path, monkeypatch)
-    got = dict(zip(["acc", "y", "fused", "fused_add"], sess.run(None, feeds)))
+    got = dict(zip(OUTPUTS, sess.run(None, feeds)))
     acc = got["acc"]
     assert acc.shape == expected["acc"].shape
     bad = np.flatnonzero(acc.astype(np.int64).ravel() != expected["acc"].ravel())
     assert bad.size == 0, (f"{bad.size} accumulators differ, first at {np.unravel_index(bad[0], acc.shape)}: "
                            f"{acc.ravel()[bad[0]]} != {expected['acc'].ravel()[bad[0]]}")
-    for name in ("y", "fused", "fused_add"):
+    for name in OUTPUTS[1:]:
         assert same_bits(got[name], expected[name]), f"{name} differs from the numpy reference"
 
 

@@ -2,7 +2,7 @@
 // (SessionOptions.register_custom_ops_library in Python).
 //
 // Domain "rep_deploy", version 1 (rep_deploy/ops/schema.py is the source of truth for names and
-// attributes): BinaryConv, Repeat, BinaryConvFused, BinaryConvFusedAdd.
+// attributes): BinaryConv, Repeat, BinaryConvFused, BinaryConvFusedAdd, BinaryConvBlock.
 #include <onnxruntime_c_api.h>
 
 #include <mutex>
@@ -26,7 +26,8 @@ OrtStatus* make_domain(const OrtApi& api) {
   if (OrtStatus* st = api.CreateCustomOpDomain(kDomain, &d)) return st;
   const OrtCustomOp* ops[] = {rep_deploy::ort::binary_conv_op(), rep_deploy::ort::repeat_op(),
                               rep_deploy::ort::binary_conv_fused_op(),
-                              rep_deploy::ort::binary_conv_fused_add_op()};
+                              rep_deploy::ort::binary_conv_fused_add_op(),
+                              rep_deploy::ort::binary_conv_block_op()};
   for (const OrtCustomOp* op : ops) {
     if (OrtStatus* st = api.CustomOpDomain_Add(d, const_cast<OrtCustomOp*>(op))) {
       api.ReleaseCustomOpDomain(d);

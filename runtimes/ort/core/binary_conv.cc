@@ -1,20 +1,12 @@
 #include "binary_conv.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 namespace rep_deploy::core {
 
 namespace {
-
-// The tile epilogue is plain loops; on x86 GCC also emits an AVX2 clone of them, chosen at load
-// time by CPU (ifunc). Results do not depend on the clone: int->float conversion and one float
-// multiply/add are exactly rounded in any vector width, and -ffp-contract=off forbids FMA.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define REP_DEPLOY_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define REP_DEPLOY_CLONES
-#endif
 
 constexpr int64_t kOcbPerTask = 8;   // 8 blocks of 8 output channels per task
 // 64 consecutive pixels of the flattened Ho*Wo output plane per task: for small maps (7x7, 14x14)
@@ -27,6 +19,7 @@ struct Job {
   const PackedWeights* w;
   const Kernel* k;
   const float* x;
+  const float* threshold;  // [cin] or null (binarize at 0)
   uint64_t* planes;      // sign planes (this call's buffer, packing pass 1)
   uint64_t* xp;          // packed activations (this call's buffer)
   const int64_t* koff;   // [kwords]
@@ -41,7 +34,7 @@ void sign_task(void* usr, size_t i) {  // sign_chunk consecutive (image, channel
   const Job& J = *static_cast<const Job*>(usr);
   const int64_t end = std::min<int64_t>(int64_t(i + 1) * J.sign_chunk, J.s->n * J.s->cin);
   for (int64_t nc = int64_t(i) * J.sign_chunk; nc < end; ++nc)
-    sign_plane(J.x, *J.s, nc, J.k->sign_row, J.planes);
+    sign_plane(J.x, *J.s, nc, J.threshold, J.k->sign_row, J.planes);
 }
 
 void pack_task(void* usr, size_t i) {  // one padded row
@@ -86,51 +79,12 @@ void correct_zero_padding(const ConvShape& s, const PackedWeights& w, int64_t f0
   }
 }
 
-REP_DEPLOY_CLONES
-void write_output(const ConvShape& s, const OutputTransform& t, int64_t n, int64_t f0,
-                  int64_t npix, int64_t oc0, int64_t nl, const int32_t* acc, float* y) {
-  const int64_t cy = s.cout * t.repeats;
-  for (int64_t l = 0; l < nl; ++l) {
-    const int32_t* src = acc + l * 64;
-    for (int64_t r = 0; r < t.repeats; ++r) {
-      const int64_t j = r * s.cout + oc0 + l;
-      const int64_t base = (n * cy + j) * s.ho * s.wo + f0;
-      float* dst = y + base;
-      const float m = t.mul[j];
-      // float(acc) is exact (|acc| < 2^24); each operation below rounds once, as in numpy
-      if (t.residual) {
-        const float* res = t.residual + base;
-        const float b = t.add ? t.add[j] : 0.0f;
-        if (t.add) {
-          for (int64_t p = 0; p < npix; ++p) dst[p] = (static_cast<float>(src[p]) * m + b) + res[p];
-        } else {
-          for (int64_t p = 0; p < npix; ++p) dst[p] = static_cast<float>(src[p]) * m + res[p];
-        }
-      } else if (t.add) {
-        const float b = t.add[j];
-        for (int64_t p = 0; p < npix; ++p) dst[p] = static_cast<float>(src[p]) * m + b;
-      } else {
-        for (int64_t p = 0; p < npix; ++p) dst[p] = static_cast<float>(src[p]) * m;
-      }
-    }
-  }
-}
-
-void conv_task(void* usr, size_t idx) {
-  const Job& J = *static_cast<const Job*>(usr);
+// One GEMM tile: output pixels [f0, f0 + npix) (npix <= 64) of image n's flattened plane x the
+// 64-channel chunk occ of group g; then the exact accumulator and the output transform.
+void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int64_t npix) {
   const ConvShape& s = *J.s;
-  int64_t i = int64_t(idx);
-  // task order: consecutive tasks share the weights of one channel chunk (see run)
-  const int64_t pc = i % J.pix_chunks;
-  i /= J.pix_chunks;
-  const int64_t occ = i % J.oc_chunks;
-  i /= J.oc_chunks;
-  const int64_t g = i % s.a.group;
-  const int64_t n = i / s.a.group;
-
   const int64_t words = s.a.group * s.cw;
   const int64_t nocb = s.nocb();
-  const int64_t f0 = pc * kPixPerTask, npix = std::min(kPixPerTask, s.ho * s.wo - f0);
   const int64_t ob0 = occ * kOcbPerTask, nob = std::min(kOcbPerTask, nocb - ob0);
   const int64_t stride = nob * 8;
   alignas(64) int32_t cnt[kPixPerTask * kOcbPerTask * 8];
@@ -170,43 +124,71 @@ void conv_task(void* usr, size_t idx) {
       for (int64_t p = 0; p < npix; ++p) dst[p] = acc[l * 64 + p];
     }
   } else {
-    write_output(s, *J.t, n, f0, npix, oc0, nl, acc, J.y);
+    const OutputTransform& t = *J.t;
+    TileOut o;
+    o.acc = acc, o.nl = nl, o.npix = npix;
+    o.oc0 = oc0, o.cout = s.cout, o.repeats = t.repeats;
+    o.plane = s.ho * s.wo;
+    const int64_t offset = n * s.cout * t.repeats * o.plane + f0;
+    o.y = J.y + offset;
+    o.res = t.residual ? t.residual + offset : nullptr;
+    o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
+    J.k->write_tile(o);
   }
 }
 
-void run(const ConvShape& s, const float* x, const PackedWeights& w, const Kernel& k,
-         const OutputTransform* t, float* y, int32_t* acc_out, const ParallelRunner& par) {
+void conv_task(void* usr, size_t idx) {  // one tile
+  const Job& J = *static_cast<const Job*>(usr);
+  const ConvShape& s = *J.s;
+  int64_t i = int64_t(idx);
+  // task order: consecutive tasks share the weights of one channel chunk
+  const int64_t pc = i % J.pix_chunks;
+  i /= J.pix_chunks;
+  const int64_t occ = i % J.oc_chunks;
+  i /= J.oc_chunks;
+  const int64_t g = i % s.a.group;
+  const int64_t n = i / s.a.group;
+  const int64_t f0 = pc * kPixPerTask, npix = std::min(kPixPerTask, s.ho * s.wo - f0);
+  conv_tile(J, n, g, occ, f0, npix);
+}
+
+void run(const ConvShape& s, const float* x, const float* threshold, const PackedWeights& w,
+         const Kernel& k, const OutputTransform* t, float* y, int32_t* acc_out,
+         const ParallelRunner& par) {
   if (s.n == 0) return;
-  WordBuffer planes(sign_plane_words(s));
-  WordBuffer xp(packed_activation_words(s));
   std::vector<int64_t> koff(size_t(s.kwords()));
   const int64_t words = s.a.group * s.cw;
   for (int64_t i = 0; i < s.a.kh; ++i)
     for (int64_t j = 0; j < s.a.kw; ++j)
       for (int64_t q = 0; q < s.cw; ++q)
         koff[size_t((i * s.a.kw + j) * s.cw + q)] = (i * s.a.dh * s.wp + j * s.a.dw) * words + q;
-
-  // Sign tasks of >= ~16K floats: one task per small plane (7x7) would be mostly scheduling.
-  const int64_t sign_chunk = std::max<int64_t>(1, kSignTaskFloats / (s.h * s.w));
-  Job job{&s, &w, &k, x, planes.data(), xp.data(), koff.data(), t, y, acc_out,
+  Job job{&s, &w, &k, x, threshold, nullptr, nullptr, koff.data(), t, y, acc_out,
           (s.nocb() + kOcbPerTask - 1) / kOcbPerTask, (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask,
-          sign_chunk};
-  par.run(sign_task, size_t((s.n * s.cin + sign_chunk - 1) / sign_chunk), &job);
+          0};
+  WordBuffer planes(sign_plane_words(s));
+  WordBuffer xp(packed_activation_words(s));
+  job.planes = planes.data(), job.xp = xp.data();
+  // Sign tasks of >= ~16K floats: one task per small plane (7x7) would be mostly scheduling.
+  job.sign_chunk = std::max<int64_t>(1, kSignTaskFloats / (s.h * s.w));
+  par.run(sign_task, size_t((s.n * s.cin + job.sign_chunk - 1) / job.sign_chunk), &job);
   par.run(pack_task, size_t(s.n * s.hp), &job);
   par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * job.pix_chunks), &job);
 }
 
 }  // namespace
 
-void binary_conv_forward(const ConvShape& s, const float* x, const PackedWeights& w,
-                         const Kernel& k, const OutputTransform& t, float* y,
-                         const ParallelRunner& par) {
-  run(s, x, w, k, &t, y, nullptr, par);
+void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
+                         const PackedWeights& w, const Kernel& k, const OutputTransform& t,
+                         float* y, const ParallelRunner& par) {
+  if ((t.residual && !t.add) || (t.pre && (!t.residual || !t.slope || !t.post)))
+    throw std::invalid_argument("OutputTransform: residual needs add, RPReLU needs all of them");
+  run(s, x, threshold, w, k, &t, y, nullptr, par);
 }
 
-void binary_conv_accumulator(const ConvShape& s, const float* x, const PackedWeights& w,
-                             const Kernel& k, int32_t* acc, const ParallelRunner& par) {
-  run(s, x, w, k, nullptr, nullptr, acc, par);
+void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,
+                             const PackedWeights& w, const Kernel& k, int32_t* acc,
+                             const ParallelRunner& par) {
+  run(s, x, threshold, w, k, nullptr, nullptr, acc, par);
 }
 
 }  // namespace rep_deploy::core

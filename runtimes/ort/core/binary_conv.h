@@ -24,15 +24,23 @@
 
 namespace rep_deploy::core {
 
-// Output channel j = r * cout + oc (r < repeats) of Y gets, as separate float32 roundings (the
-// build uses -ffp-contract=off, so no fused multiply-add):
+// Output channel j = r * cout + oc (r < repeats) of Y gets, as separate float32 roundings in this
+// order (the build uses -ffp-contract=off, so no fused multiply-add):
 //     v = float(acc[oc]) * mul[j];   if add: v = v + add[j];   if residual: v = v + residual[...]
-// BinaryConv is repeats = 1, mul = scale, no add, no residual: numpy's acc.astype(f32) * scale.
+//     if rprelu (pre, slope, post all set):  u = v + pre[j];  u = u >= 0 ? u : u * slope[j];
+//                                            v = u + post[j]
+// BinaryConv is repeats = 1, mul = scale, nothing else: numpy's acc.astype(f32) * scale.
+// BinaryConvFused(Add) sets add (and residual); BinaryConvBlock sets everything. A residual needs
+// add and RPReLU needs the residual (the ops' combinations; anything else is rejected).
 struct OutputTransform {
   const float* mul = nullptr;       // [cout * repeats]
   const float* add = nullptr;       // [cout * repeats] or nullptr
   const float* residual = nullptr;  // shaped like Y, or nullptr
+  const float* pre = nullptr;       // [cout * repeats] or nullptr (RPReLU: all three or none)
+  const float* slope = nullptr;
+  const float* post = nullptr;
   int64_t repeats = 1;
+  bool rprelu() const { return pre != nullptr; }
 };
 
 // Runs fn(usr, i) for every i in [0, total), possibly concurrently (ORT's intra-op thread pool in
@@ -50,13 +58,15 @@ struct ParallelRunner {
 };
 
 // Y = BinaryConv(x) with weights packed for s (w.matches(s)) on kernel path k (k.bgemm non-null).
-// y has shape (N, cout * t.repeats, Ho, Wo). Only allocation failures throw (std::bad_alloc).
-void binary_conv_forward(const ConvShape& s, const float* x, const PackedWeights& w,
-                         const Kernel& k, const OutputTransform& t, float* y,
-                         const ParallelRunner& par);
+// x binarizes as x[n, c] >= threshold[c] (threshold null: >= 0). y has shape
+// (N, cout * t.repeats, Ho, Wo). Only allocation failures throw (std::bad_alloc).
+void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
+                         const PackedWeights& w, const Kernel& k, const OutputTransform& t,
+                         float* y, const ParallelRunner& par);
 
 // Same, returning only the int32 accumulators (N, cout, Ho, Wo): for tests.
-void binary_conv_accumulator(const ConvShape& s, const float* x, const PackedWeights& w,
-                             const Kernel& k, int32_t* acc, const ParallelRunner& par);
+void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,
+                             const PackedWeights& w, const Kernel& k, int32_t* acc,
+                             const ParallelRunner& par);
 
 }  // namespace rep_deploy::core

@@ -19,12 +19,12 @@ void transpose64(uint64_t m[64]) {
   }
 }
 
-void sign_row_portable(const float* x, int64_t n, uint64_t* bits) {
+void sign_row_portable(const float* x, int64_t n, float threshold, uint64_t* bits) {
   for (int64_t i0 = 0; i0 < n; i0 += 64) {
     const int64_t m = n - i0 < 64 ? n - i0 : 64;
     uint64_t w = 0;
-    // x >= 0 is false for NaN: NaN binarizes to -1, as numpy's where(x >= 0, 1, -1)
-    for (int64_t i = 0; i < m; ++i) w |= uint64_t(x[i0 + i] >= 0.0f) << i;
+    // x >= t is false for NaN: NaN binarizes to -1, as numpy's where(x >= t, 1, -1)
+    for (int64_t i = 0; i < m; ++i) w |= uint64_t(x[i0 + i] >= threshold) << i;
     bits[i0 / 64] = w;
   }
 }
@@ -42,11 +42,34 @@ size_t sign_plane_words(const ConvShape& s) {
   return size_t(s.n) * size_t(s.cin) * size_t(s.h) * size_t(sign_row_words(s));
 }
 
-void sign_plane(const float* x, const ConvShape& s, int64_t n_c, SignRowFn sign_row,
-                uint64_t* planes) {
+void sign_rows(const float* x_plane, const ConvShape& s, int64_t iy0, int64_t iy1, float t,
+               SignRowFn sign_row, uint64_t* dst) {
   const int64_t ww = sign_row_words(s);
-  for (int64_t y = 0; y < s.h; ++y)
-    sign_row(x + (n_c * s.h + y) * s.w, s.w, planes + (n_c * s.h + y) * ww);
+  if (ww > 1) {
+    for (int64_t y = iy0; y < iy1; ++y) sign_row(x_plane + y * s.w, s.w, t, dst + (y - iy0) * ww);
+    return;
+  }
+  // Rows of <= 64 pixels (56, 28, 14, 7 wide maps): one sign_row call per up to 64 rows of the
+  // contiguous plane, then each row's w bits are cut out of that bit string (a call per short row
+  // would cost more than the compares).
+  uint64_t buf[65];
+  const uint64_t mask = s.w == 64 ? ~uint64_t(0) : (uint64_t(1) << s.w) - 1;
+  for (int64_t y0 = iy0; y0 < iy1; y0 += 64) {
+    const int64_t rows = std::min<int64_t>(64, iy1 - y0);
+    sign_row(x_plane + y0 * s.w, rows * s.w, t, buf);
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t off = r * s.w, q = off >> 6, b = off & 63;
+      uint64_t v = buf[q] >> b;
+      if (b && b + s.w > 64) v |= buf[q + 1] << (64 - b);
+      dst[y0 - iy0 + r] = v & mask;
+    }
+  }
+}
+
+void sign_plane(const float* x, const ConvShape& s, int64_t n_c, const float* threshold,
+                SignRowFn sign_row, uint64_t* planes) {
+  const float t = threshold ? threshold[n_c % s.cin] : 0.0f;
+  sign_rows(x + n_c * s.h * s.w, s, 0, s.h, t, sign_row, planes + n_c * s.h * sign_row_words(s));
 }
 
 size_t packed_activation_words(const ConvShape& s) {
@@ -76,9 +99,11 @@ void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n,
                           int64_t y1, TransposeBitsFn transpose_bits, uint64_t* out) {
   const int64_t words = s.a.group * s.cw;  // words per padded pixel
   const int64_t ww = sign_row_words(s);
-  const int64_t plane = s.h * ww;          // words between channels in the sign planes
+  const int64_t plane_stride = s.h * ww;   // words between channels in the sign planes
+  planes += n * s.cin * plane_stride;
+  out += n * s.hp * s.wp * words;
   for (int64_t y = y0; y < y1; ++y) {
-    uint64_t* row = out + ((n * s.hp + y) * s.wp) * words;
+    uint64_t* row = out + y * s.wp * words;
     const int64_t iy = y - s.a.pt;
     if (iy < 0 || iy >= s.h) {
       fill_pad(s, row, s.wp);
@@ -91,10 +116,11 @@ void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n,
       for (int64_t q = 0; q < s.cw; ++q) {
         const int nc = int(std::min<int64_t>(64, s.cin_g - 64 * q));
         const int64_t c0 = g * s.cin_g + 64 * q;
-        const uint64_t* src = planes + ((n * s.cin + c0) * s.h + iy) * ww;
+        const uint64_t* src = planes + c0 * plane_stride + iy * ww;
         for (int64_t x0 = 0; x0 < s.w; x0 += 64) {
           const int np = int(std::min<int64_t>(64, s.w - x0));
-          transpose_bits(src + x0 / 64, plane, nc, np, interior + x0 * words + g * s.cw + q, words);
+          transpose_bits(src + x0 / 64, plane_stride, nc, np, interior + x0 * words + g * s.cw + q,
+                         words);
         }
       }
     }

@@ -28,10 +28,11 @@ using BgemmFn = void (*)(const BgemmTask& t);
 // floats into sign bits (prefetch-friendly: one contiguous stream), TransposeBitsFn then turns
 // 64-channel x 64-pixel tiles of those bits into per-pixel channel words.
 //
-// SignRowFn: bit i of bits[i / 64] = (x[i] >= 0) for i < n (false for NaN, as numpy's x >= 0);
-// bits of the last word past n are zero.
-using SignRowFn = void (*)(const float* x, int64_t n, uint64_t* bits);
-void sign_row_portable(const float* x, int64_t n, uint64_t* bits);
+// SignRowFn: bit i of bits[i / 64] = (x[i] >= threshold) for i < n (false when either is NaN, as
+// numpy's x >= t); bits of the last word past n are zero. BinaryConv binarizes at threshold 0 (+0.0
+// and -0.0 compare alike); BinaryConvBlock at its per-input-channel threshold.
+using SignRowFn = void (*)(const float* x, int64_t n, float threshold, uint64_t* bits);
+void sign_row_portable(const float* x, int64_t n, float threshold, uint64_t* bits);
 // TransposeBitsFn: rows[c * row_stride] holds channel c's bits for 64 pixels (c < nc <= 64);
 // writes word p (bit c = channel c of pixel p, bits c >= nc zero) to out[p * out_stride], p < np.
 using TransposeBitsFn = void (*)(const uint64_t* rows, int64_t row_stride, int nc, int np,
@@ -47,6 +48,29 @@ using FinishTileFn = void (*)(const int32_t* cnt, int64_t stride, int64_t npix, 
 void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl, int32_t K,
                           int32_t* out);
 
+// The output transform of one GEMM tile (see OutputTransform in binary_conv.h for the float steps):
+// for l < nl, r < repeats, p < npix, with j = r * cout + oc0 + l,
+//   y[j * plane + p] = f_j(float(acc[l * 64 + p]), res[j * plane + p])
+// where f_j applies, each rounded once and in this order: * mul[j]; + add[j] (add set);
+// + res (res set; only together with add); RPReLU with pre/slope/post[j] (pre set; only together
+// with res). Vector and scalar implementations give identical bits: IEEE float32 conversion,
+// multiply and add are exactly rounded in any width, and nothing is fused.
+struct TileOut {
+  const int32_t* acc;  // [nl][64], channel-major exact accumulators
+  int64_t nl, npix;    // channels (<= 64) and pixels (<= 64) of the tile
+  int64_t oc0, cout, repeats;
+  int64_t plane;       // floats between consecutive output channels (Ho * Wo)
+  float* y;            // output channel 0 of this image, at the tile's first pixel
+  const float* res;    // residual, same layout as y, or null
+  const float* mul;    // [cout * repeats]
+  const float* add;    // [cout * repeats] or null
+  const float* pre;    // [cout * repeats] or null (RPReLU: pre, slope and post)
+  const float* slope;
+  const float* post;
+};
+using WriteTileFn = void (*)(const TileOut& t);
+void write_tile_portable(const TileOut& t);
+
 // Transposes a 64x64 bit matrix in place: afterwards bit c of m[r] is the old bit r of m[c].
 void transpose64(uint64_t m[64]);
 
@@ -56,10 +80,12 @@ void bgemm_portable(const BgemmTask& t);
 void bgemm_avx2(const BgemmTask& t);
 void finish_tile_avx2(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl, int32_t K,
                       int32_t* out);
-void sign_row_avx2(const float* x, int64_t n, uint64_t* bits);
+void sign_row_avx2(const float* x, int64_t n, float threshold, uint64_t* bits);
+void write_tile_avx2(const TileOut& t);
 void bgemm_avx512(const BgemmTask& t);
 void bgemm_avx512_vpopcnt(const BgemmTask& t);
-void sign_row_avx512(const float* x, int64_t n, uint64_t* bits);
+void sign_row_avx512(const float* x, int64_t n, float threshold, uint64_t* bits);
+void write_tile_avx512(const TileOut& t);
 void transpose_bits_avx512(const uint64_t* rows, int64_t row_stride, int nc, int np, uint64_t* out,
                            int64_t out_stride);
 #endif

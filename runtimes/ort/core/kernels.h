@@ -22,6 +22,7 @@ struct Kernel {
   SignRowFn sign_row;     // nullptr for "reference"
   TransposeBitsFn transpose_bits;  // nullptr for "reference"
   FinishTileFn finish_tile;  // nullptr for "reference"
+  WriteTileFn write_tile;    // nullptr for "reference"
 };
 
 // Every path compiled into this build, in order of preference (reference last), with whether this

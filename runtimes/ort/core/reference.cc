@@ -2,7 +2,8 @@
 
 namespace rep_deploy::core {
 
-void reference_accumulator(const ConvShape& s, const float* x, const uint8_t* w_onnx, int32_t* acc) {
+void reference_accumulator(const ConvShape& s, const float* x, const float* threshold,
+                           const uint8_t* w_onnx, int32_t* acc) {
   const ConvAttrs& a = s.a;
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t oc = 0; oc < s.cout; ++oc) {
@@ -22,8 +23,10 @@ void reference_accumulator(const ConvShape& s, const float* x, const uint8_t* w_
                 if (iy < 0 || iy >= s.h || ix < 0 || ix >= s.w) {
                   xv = int32_t(a.pad_value);
                 } else {
-                  const float v = x[((n * s.cin + g * s.cin_g + c) * s.h + iy) * s.w + ix];
-                  xv = v >= 0.0f ? 1 : -1;  // sign(0) = +1, NaN -> -1 as numpy's x >= 0
+                  const int64_t ci = g * s.cin_g + c;
+                  const float v = x[((n * s.cin + ci) * s.h + iy) * s.w + ix];
+                  const float t = threshold ? threshold[ci] : 0.0f;
+                  xv = v >= t ? 1 : -1;  // sign(0) = +1, NaN -> -1 as numpy's x >= t
                 }
                 sum += xv * wv;
               }
@@ -42,6 +45,11 @@ void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransf
         float v = static_cast<float>(src[p]) * t.mul[j];
         if (t.add) v = v + t.add[j];
         if (t.residual) v = v + t.residual[base + p];
+        if (t.rprelu()) {
+          float u = v + t.pre[j];
+          u = u >= 0.0f ? u : u * t.slope[j];
+          v = u + t.post[j];
+        }
         y[base + p] = v;
       }
     }

@@ -11,9 +11,10 @@
 
 namespace rep_deploy::core {
 
-// acc (N, cout, Ho, Wo) = sum over taps and channels of sign(x) * w, with out-of-bounds taps taking
-// the value pad_value (0, +1 or -1).
-void reference_accumulator(const ConvShape& s, const float* x, const uint8_t* w_onnx, int32_t* acc);
+// acc (N, cout, Ho, Wo) = sum over taps and channels of b(x) * w, with out-of-bounds taps taking
+// the value pad_value (0, +1 or -1); b(x[n, c]) = +1 if x >= threshold[c] (null: 0) else -1.
+void reference_accumulator(const ConvShape& s, const float* x, const float* threshold,
+                           const uint8_t* w_onnx, int32_t* acc);
 
 // y from acc with the output transform of binary_conv.h (same float32 operations, same order).
 void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransform& t, float* y);

@@ -6,21 +6,21 @@
 namespace rep_deploy::core {
 
 // MOVMSKPS collects the sign tests of 8 floats; 8 of them make a 64-bit word.
-void sign_row_avx2(const float* x, int64_t n, uint64_t* bits) {
-  const __m256 zero = _mm256_setzero_ps();
+void sign_row_avx2(const float* x, int64_t n, float threshold, uint64_t* bits) {
+  const __m256 t = _mm256_set1_ps(threshold);
   int64_t i0 = 0;
   for (; i0 + 64 <= n; i0 += 64) {
     uint64_t w = 0;
     for (int j = 0; j < 8; ++j) {
-      // _CMP_GE_OQ is false for NaN, as numpy's x >= 0
-      const __m256 ge = _mm256_cmp_ps(_mm256_loadu_ps(x + i0 + 8 * j), zero, _CMP_GE_OQ);
+      // _CMP_GE_OQ is false for NaN, as numpy's x >= t
+      const __m256 ge = _mm256_cmp_ps(_mm256_loadu_ps(x + i0 + 8 * j), t, _CMP_GE_OQ);
       w |= uint64_t(static_cast<unsigned>(_mm256_movemask_ps(ge))) << (8 * j);
     }
     bits[i0 / 64] = w;
   }
   if (i0 < n) {
     uint64_t w = 0;
-    for (int64_t i = i0; i < n; ++i) w |= uint64_t(x[i] >= 0.0f) << (i - i0);
+    for (int64_t i = i0; i < n; ++i) w |= uint64_t(x[i] >= threshold) << (i - i0);
     bits[i0 / 64] = w;
   }
 }
@@ -59,6 +59,52 @@ void finish_tile_avx2(const int32_t* cnt, int64_t stride, int64_t npix, int64_t 
   }
   for (int64_t l = l8; l < nl; ++l)
     for (int64_t p = 0; p < npix; ++p) out[l * 64 + p] = K - 2 * cnt[p * stride + l];
+}
+
+}  // namespace rep_deploy::core
+
+namespace rep_deploy::core {
+
+// 8 pixels per step; the tail of npix % 8 pixels goes through a small stack buffer so that nothing
+// past npix is read or written. The RPReLU select is a compare (_CMP_GE_OQ: false for NaN, so NaN
+// takes the u * slope lane, as numpy's where) and a blend.
+void write_tile_avx2(const TileOut& t) {
+  const int mode = !t.add ? 0 : !t.res ? 1 : !t.pre ? 2 : 3;
+  const __m256 zero = _mm256_setzero_ps();
+  for (int64_t r = 0; r < t.repeats; ++r) {
+    for (int64_t l = 0; l < t.nl; ++l) {
+      const int64_t j = r * t.cout + t.oc0 + l;
+      const int32_t* a = t.acc + l * 64;
+      float* y = t.y + j * t.plane;
+      const float* res = t.res ? t.res + j * t.plane : nullptr;
+      const __m256 m = _mm256_set1_ps(t.mul[j]);
+      const __m256 b = _mm256_set1_ps(t.add ? t.add[j] : 0.0f);
+      const __m256 pre = _mm256_set1_ps(t.pre ? t.pre[j] : 0.0f);
+      const __m256 slope = _mm256_set1_ps(t.pre ? t.slope[j] : 0.0f);
+      const __m256 post = _mm256_set1_ps(t.pre ? t.post[j] : 0.0f);
+      const auto step = [&](const int32_t* ap, const float* rp, float* yp) {
+        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ap))), m);
+        if (mode >= 1) v = _mm256_add_ps(v, b);
+        if (mode >= 2) v = _mm256_add_ps(v, _mm256_loadu_ps(rp));
+        if (mode == 3) {
+          const __m256 u = _mm256_add_ps(v, pre);
+          const __m256 ge = _mm256_cmp_ps(u, zero, _CMP_GE_OQ);
+          v = _mm256_add_ps(_mm256_blendv_ps(_mm256_mul_ps(u, slope), u, ge), post);
+        }
+        _mm256_storeu_ps(yp, v);
+      };
+      int64_t p = 0;
+      for (; p + 8 <= t.npix; p += 8) step(a + p, res ? res + p : nullptr, y + p);
+      if (p < t.npix) {
+        const int64_t left = t.npix - p;
+        alignas(32) int32_t ab[8] = {0};
+        alignas(32) float rb[8] = {0}, yb[8];
+        for (int64_t i = 0; i < left; ++i) ab[i] = a[p + i], rb[i] = res ? res[p + i] : 0.0f;
+        step(ab, rb, yb);
+        for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
+      }
+    }
+  }
 }
 
 }  // namespace rep_deploy::core

@@ -6,8 +6,8 @@
 namespace rep_deploy::core {
 
 // Four 16-lane compares per 64 floats; the tail is loaded with a mask (no read past x + n).
-void sign_row_avx512(const float* x, int64_t n, uint64_t* bits) {
-  const __m512 zero = _mm512_setzero_ps();
+void sign_row_avx512(const float* x, int64_t n, float threshold, uint64_t* bits) {
+  const __m512 t = _mm512_set1_ps(threshold);
   for (int64_t i0 = 0; i0 < n; i0 += 64) {
     uint64_t w = 0;
     for (int j = 0; j < 4; ++j) {
@@ -15,8 +15,8 @@ void sign_row_avx512(const float* x, int64_t n, uint64_t* bits) {
       if (left <= 0) break;
       const __mmask16 lm = static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u);
       const __m512 v = _mm512_maskz_loadu_ps(lm, x + i0 + 16 * j);
-      // _CMP_GE_OQ is false for NaN, as numpy's x >= 0
-      w |= uint64_t(_mm512_mask_cmp_ps_mask(lm, v, zero, _CMP_GE_OQ)) << (16 * j);
+      // _CMP_GE_OQ is false for NaN, as numpy's x >= t
+      w |= uint64_t(_mm512_mask_cmp_ps_mask(lm, v, t, _CMP_GE_OQ)) << (16 * j);
     }
     bits[i0 / 64] = w;
   }
@@ -55,6 +55,43 @@ void transpose_bits_avx512(const uint64_t* rows, int64_t row_stride, int nc, int
   _mm512_store_si512(d + 7, _mm512_unpackhi_epi32(c3, c7));
   for (int p = 0; p < np; ++p)
     out[p * out_stride] = w[8 * ((p & 15) >> 1) + 2 * (p >> 4) + (p & 1)];
+}
+
+}  // namespace rep_deploy::core
+
+namespace rep_deploy::core {
+
+// 16 pixels per step, the last step masked (no access past npix). The RPReLU select is a compare
+// mask (_CMP_GE_OQ: false for NaN, so NaN takes the u * slope lane, as numpy's where) and a blend.
+void write_tile_avx512(const TileOut& t) {
+  const int mode = !t.add ? 0 : !t.res ? 1 : !t.pre ? 2 : 3;
+  const __m512 zero = _mm512_setzero_ps();
+  for (int64_t r = 0; r < t.repeats; ++r) {
+    for (int64_t l = 0; l < t.nl; ++l) {
+      const int64_t j = r * t.cout + t.oc0 + l;
+      const int32_t* a = t.acc + l * 64;
+      float* y = t.y + j * t.plane;
+      const float* res = t.res ? t.res + j * t.plane : nullptr;
+      const __m512 m = _mm512_set1_ps(t.mul[j]);
+      const __m512 b = _mm512_set1_ps(t.add ? t.add[j] : 0.0f);
+      const __m512 pre = _mm512_set1_ps(t.pre ? t.pre[j] : 0.0f);
+      const __m512 slope = _mm512_set1_ps(t.pre ? t.slope[j] : 0.0f);
+      const __m512 post = _mm512_set1_ps(t.pre ? t.post[j] : 0.0f);
+      for (int64_t p = 0; p < t.npix; p += 16) {
+        const int64_t left = t.npix - p;
+        const __mmask16 k = static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u);
+        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a + p)), m);
+        if (mode >= 1) v = _mm512_add_ps(v, b);
+        if (mode >= 2) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res + p));
+        if (mode == 3) {
+          const __m512 u = _mm512_add_ps(v, pre);
+          const __mmask16 ge = _mm512_cmp_ps_mask(u, zero, _CMP_GE_OQ);
+          v = _mm512_add_ps(_mm512_mask_blend_ps(ge, _mm512_mul_ps(u, slope), u), post);
+        }
+        _mm512_mask_storeu_ps(y + p, k, v);
+      }
+    }
+  }
 }
 
 }  // namespace rep_deploy::core

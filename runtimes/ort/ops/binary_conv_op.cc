@@ -16,17 +16,25 @@ namespace rep_deploy::ort {
 
 namespace {
 
-enum class Variant { kPlain, kFused, kFusedAdd };
+enum class Variant { kPlain, kFused, kFusedAdd, kBlock };
 
 const char* op_name(Variant v) {
   switch (v) {
     case Variant::kPlain: return "BinaryConv";
     case Variant::kFused: return "BinaryConvFused";
-    default: return "BinaryConvFusedAdd";
+    case Variant::kFusedAdd: return "BinaryConvFusedAdd";
+    default: return "BinaryConvBlock";
   }
 }
 
-size_t input_arity(Variant v) { return v == Variant::kPlain ? 3 : (v == Variant::kFused ? 4 : 5); }
+size_t input_arity(Variant v) {
+  switch (v) {
+    case Variant::kPlain: return 3;   // X, W, scale
+    case Variant::kFused: return 4;   // X, W, mul, add
+    case Variant::kFusedAdd: return 5;  // X, W, mul, add, residual
+    default: return 9;  // X, W, threshold, mul, add, residual, pre, slope, post
+  }
+}
 
 std::vector<int64_t> ints_of_length(const OrtKernelInfo* info, const char* name, size_t n,
                                     const std::vector<int64_t>& dflt, const std::string& what) {
@@ -83,15 +91,26 @@ class BinaryConvKernel {
     const int64_t cy = s.cout * repeats_;
     core::OutputTransform t;
     t.repeats = repeats_;
+    const float* threshold = nullptr;
+    size_t residual_index = 0;  // 0: no residual input
     if (variant_ == Variant::kPlain) {
       t.mul = vector_input(ctx, 2, "scale", s.cout);
+    } else if (variant_ == Variant::kBlock) {
+      threshold = vector_input(ctx, 2, "threshold", s.cin);
+      t.mul = vector_input(ctx, 3, "mul", cy);
+      t.add = vector_input(ctx, 4, "add", cy);
+      residual_index = 5;
+      t.pre = vector_input(ctx, 6, "pre", cy);
+      t.slope = vector_input(ctx, 7, "slope", cy);
+      t.post = vector_input(ctx, 8, "post", cy);
     } else {
       t.mul = vector_input(ctx, 2, "mul", cy);
       t.add = vector_input(ctx, 3, "add", cy);
+      if (variant_ == Variant::kFusedAdd) residual_index = 4;
     }
     const std::vector<int64_t> y_shape{s.n, cy, s.ho, s.wo};
-    if (variant_ == Variant::kFusedAdd) {
-      const Tensor r = input(ctx, 4);
+    if (residual_index) {
+      const Tensor r = input(ctx, residual_index);
       if (!r.value || r.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || r.shape != y_shape)
         throw OrtError(what_ + ": residual must be float32 of the output shape " +
                        shape_str(y_shape) + ", got " + type_name(r.type) + " " + shape_str(r.shape));
@@ -103,7 +122,7 @@ class BinaryConvKernel {
     auto* yd = static_cast<float*>(y.data);
     if (!path_.bgemm) {  // REP_DEPLOY_KERNEL=reference: the oracle, single-threaded
       std::vector<int32_t> acc(size_t(s.n * s.cout * s.ho * s.wo));
-      core::reference_accumulator(s, xd, static_cast<const uint8_t*>(w.data), acc.data());
+      core::reference_accumulator(s, xd, threshold, static_cast<const uint8_t*>(w.data), acc.data());
       core::reference_output(s, acc.data(), t, yd);
       return;
     }
@@ -111,7 +130,7 @@ class BinaryConvKernel {
     core::ParallelRunner par;
     par.call = ort_parallel_for;
     par.self = ctx;
-    core::binary_conv_forward(s, xd, *pw, path_, t, yd, par);
+    core::binary_conv_forward(s, xd, threshold, *pw, path_, t, yd, par);
   }
 
  private:
@@ -273,5 +292,6 @@ struct Callbacks {
 const OrtCustomOp* binary_conv_op() { return Callbacks<Variant::kPlain>::op(); }
 const OrtCustomOp* binary_conv_fused_op() { return Callbacks<Variant::kFused>::op(); }
 const OrtCustomOp* binary_conv_fused_add_op() { return Callbacks<Variant::kFusedAdd>::op(); }
+const OrtCustomOp* binary_conv_block_op() { return Callbacks<Variant::kBlock>::op(); }
 
 }  // namespace rep_deploy::ort

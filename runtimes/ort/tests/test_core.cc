@@ -71,13 +71,17 @@ void test_packers(const Kernel& k, std::mt19937_64& rng) {
     for (float& v : x) v = random_value(rng);
     const size_t words = size_t((n + 63) / 64);
     std::vector<uint64_t> got(words, 0xdeadbeefull), want(words, 0xdeadbeefull);
-    k.sign_row(x.data(), n, got.data());
+    // thresholds: 0, -0, a random value, a value taken from x (ties: x >= t is +1), NaN (all -1)
+    const float picks[] = {0.0f, -0.0f, std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng),
+                           x[size_t(rng() % uint64_t(n))], std::numeric_limits<float>::quiet_NaN()};
+    const float t = picks[rep % 5];
+    k.sign_row(x.data(), n, t, got.data());
     for (size_t i = 0; i < words; ++i) {
       uint64_t w = 0;
-      for (int64_t b = 0; b < 64 && int64_t(i) * 64 + b < n; ++b) w |= uint64_t(x[i * 64 + size_t(b)] >= 0.0f) << b;
+      for (int64_t b = 0; b < 64 && int64_t(i) * 64 + b < n; ++b) w |= uint64_t(x[i * 64 + size_t(b)] >= t) << b;
       want[i] = w;
     }
-    CHECK(got == want, "sign_row[%s] n=%lld", k.name, (long long)n);
+    CHECK(got == want, "sign_row[%s] n=%lld threshold=%g", k.name, (long long)n, double(t));
   }
   for (int rep = 0; rep < 40; ++rep) {
     const int nc = 1 + int(rng() % 64), np = 1 + int(rng() % 64);
@@ -159,40 +163,63 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
   std::vector<float> residual(ysize);
   for (float& v : residual) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
 
+  // BinaryConvBlock: per-channel thresholds (some exactly 0 or equal to an input value: ties are
+  // +1), RPReLU parameters of both signs so that both branches and the -0 case occur
+  std::vector<float> threshold(size_t(s.cin)), pre(mul.size()), slope(mul.size()), post(mul.size());
+  for (float& v : threshold) {
+    const uint64_t r = rng() % 4;
+    v = r == 0 ? 0.0f : r == 1 ? x[size_t(rng() % x.size())]
+                               : std::uniform_real_distribution<float>(-1.0f, 1.0f)(rng);
+  }
+  for (float& v : pre) v = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
+  for (float& v : slope) v = std::uniform_real_distribution<float>(-0.5f, 1.5f)(rng);
+  for (float& v : post) v = std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
+
+  // every other case binarizes at the thresholds (one reference accumulator per case: it is slow)
+  const float* thr = rng() % 2 ? threshold.data() : nullptr;
   std::vector<int32_t> want_acc(size_t(s.n * s.cout * s.ho * s.wo));
-  reference_accumulator(s, x.data(), w.data(), want_acc.data());
+  reference_accumulator(s, x.data(), thr, w.data(), want_acc.data());
   OutputTransform plain;  // BinaryConv: scale only
   plain.mul = mul.data();
   OutputTransform fused;
   fused.mul = mul.data(), fused.add = add.data(), fused.residual = residual.data();
   fused.repeats = repeats;
-  std::vector<float> want_plain(want_acc.size()), want_fused(ysize);
+  OutputTransform block = fused;
+  block.pre = pre.data(), block.slope = slope.data(), block.post = post.data();
+  std::vector<float> want_plain(want_acc.size()), want_fused(ysize), want_block(ysize);
   reference_output(s, want_acc.data(), plain, want_plain.data());
   reference_output(s, want_acc.data(), fused, want_fused.data());
+  reference_output(s, want_acc.data(), block, want_block.data());
 
   PackedWeights pw;
   pack_weights(w.data(), s, &pw);
-  const std::string desc = "N=" + std::to_string(s.n) + " Cin=" + std::to_string(s.cin) +
+  const std::string desc = std::string(thr ? "thresholds, " : "") + "N=" + std::to_string(s.n) + " Cin=" + std::to_string(s.cin) +
                            " HxW=" + std::to_string(s.h) + "x" + std::to_string(s.w) +
                            " Cout=" + std::to_string(s.cout) + " " + s.a.to_string();
   ParallelRunner serial;
   for (const Kernel& k : kernels) {
     std::vector<int32_t> acc(want_acc.size(), 12345);
-    binary_conv_accumulator(s, x.data(), pw, k, acc.data(), serial);
+    binary_conv_accumulator(s, x.data(), thr, pw, k, acc.data(), serial);
     size_t bad = 0;
     for (size_t i = 0; i < acc.size(); ++i) bad += acc[i] != want_acc[i];
     CHECK(bad == 0, "[%s] accumulator: %zu of %zu differ; %s", k.name, bad, acc.size(), desc.c_str());
     std::vector<float> y(want_plain.size());
-    binary_conv_forward(s, x.data(), pw, k, plain, y.data(), serial);
+    binary_conv_forward(s, x.data(), thr, pw, k, plain, y.data(), serial);
     bad = 0;
     for (size_t i = 0; i < y.size(); ++i) bad += !same_bits(y[i], want_plain[i]);
     CHECK(bad == 0, "[%s] scale output: %zu differ; %s", k.name, bad, desc.c_str());
     std::vector<float> yf(ysize);
-    binary_conv_forward(s, x.data(), pw, k, fused, yf.data(), serial);
+    binary_conv_forward(s, x.data(), thr, pw, k, fused, yf.data(), serial);
     bad = 0;
     for (size_t i = 0; i < yf.size(); ++i) bad += !same_bits(yf[i], want_fused[i]);
     CHECK(bad == 0, "[%s] fused output (repeats=%lld): %zu differ; %s", k.name, (long long)repeats,
           bad, desc.c_str());
+    std::vector<float> yb(ysize);
+    binary_conv_forward(s, x.data(), thr, pw, k, block, yb.data(), serial);
+    bad = 0;
+    for (size_t i = 0; i < yb.size(); ++i) bad += !same_bits(yb[i], want_block[i]);
+    CHECK(bad == 0, "[%s] block output (threshold + RPReLU, repeats=%lld): %zu differ; %s", k.name,
+          (long long)repeats, bad, desc.c_str());
   }
 }
 
@@ -271,6 +298,15 @@ int main(int argc, char** argv) {
       c.n = 1, c.cin = cin, c.h = 3, c.w = 6, c.cout = 20;
       run_case(c, kernels, rng);
     }
+  }
+  // sign planes of rows <= 64 pixels are binarized as one bit string per up to 64 rows and cut
+  // into rows: more than 64 rows, rows of exactly 64 pixels, rows straddling words
+  for (const int64_t hw : {70 * 1000 + 5, 3 * 1000 + 64, 66 * 1000 + 63, 9 * 1000 + 1}) {
+    Case c;
+    c.a.kh = c.a.kw = 3;
+    c.a.pt = c.a.pl = c.a.pb = c.a.pr = 1;
+    c.n = 2, c.cin = 5, c.h = hw / 1000, c.w = hw % 1000, c.cout = 3;
+    run_case(c, kernels, rng);
   }
   for (int i = 0; i < cases; ++i) run_case(random_case(rng), kernels, rng);
   std::printf("%d random cases, seed %llu: %s (%d failures)\n", cases, (unsigned long long)seed,
