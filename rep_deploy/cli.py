@@ -204,7 +204,7 @@ def _print_summary(console, r: dict, model_path: Path, report_path: Path) -> Non
     _print_verification(console, r["verification"])
     ops = ", ".join(f"{k} x{v}" for k, v in r["op_histogram"].items() if "::" in k) or "none"
     console.print(f"custom ops: {ops}")
-    console.print(f"passes: " + ", ".join(f"{k} x{v}" for k, v in r["passes"].items()))
+    console.print("passes: " + ", ".join(f"{k} x{v}" for k, v in r["passes"].items()))
     console.print(f"size: {r['file_bytes'] / 1e6:.3f} MB ({r['size_ratio_to_ideal']:.3f} x the ideal "
                   f"{r['ideal_bytes'] / 1e6:.3f} MB: 1 bit per binary weight, 32 per other parameter)")
     console.print(f"[green]wrote[/green] {model_path} and {report_path} in {r['seconds']:.1f}s")

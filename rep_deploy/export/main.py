@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import numpy as np
-import onnx
 import torch
 from torch import nn
 

@@ -20,7 +20,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from .bitpack import unpack_weights
-from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_default, attr_ref,
+from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_ref, declare_attributes,
                      set_traced_shape, traced_sizes)
 
 A = onnx.AttributeProto
@@ -162,11 +162,7 @@ def function_body() -> onnx.FunctionProto:
     ]
     fn = helper.make_function(DOMAIN, NAME, ["X", "W", "scale"], ["Y"], nodes,
                               [helper.make_opsetid("", ONNX_OPSET)])
-    fn.attribute.extend(k for k, v in ATTRIBUTES.items() if v.default is None)
-    fn.attribute_proto.extend(attr_default(k, v) for k, v in ATTRIBUTES.items()
-                              if v.default is not None)
-    fn.doc_string = __doc__ or ""
-    return fn
+    return declare_attributes(fn, ATTRIBUTES, __doc__)
 
 
 def emit(g: Any, x: Any, w: Any, scale: Any, *, kernel_shape: Sequence[int], strides: Sequence[int],

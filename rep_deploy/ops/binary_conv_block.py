@@ -24,7 +24,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from . import binary_conv
-from .schema import DOMAIN, ONNX_OPSET, VERSION, Attr, OpSpec, attr_default, attr_ref
+from .binary_conv_fused import conv_tile_affine_nodes
+from .schema import DOMAIN, ONNX_OPSET, VERSION, Attr, OpSpec, declare_attributes
 
 A = onnx.AttributeProto
 NAME = "BinaryConvBlock"
@@ -66,12 +67,8 @@ def reference(x: np.ndarray, w_packed: np.ndarray, threshold: np.ndarray, mul: n
 
 
 def function_body() -> onnx.FunctionProto:
-    """Threshold sign, then BinaryConv/Repeat (nested functions), then affine, residual, RPReLU."""
+    """Threshold sign, then the fused ops' conv/tile/affine nodes, then residual and RPReLU."""
     i64, f32 = TensorProto.INT64, TensorProto.FLOAT
-    conv = helper.make_node("BinaryConv", ["Xb", "W", "ones"], ["acc"], domain=DOMAIN)
-    conv.attribute.extend(attr_ref(k, binary_conv.ATTRIBUTES[k].type) for k in _CONV_ATTRS)
-    rep = helper.make_node("Repeat", ["acc"], ["tiled"], domain=DOMAIN)
-    rep.attribute.append(attr_ref("repeats", A.INT))
     nodes = [
         helper.make_node("Constant", [], ["chan_shape"], value=helper.make_tensor("s", i64, [4], [1, -1, 1, 1])),
         helper.make_node("Constant", [], ["slope_shape"], value=helper.make_tensor("p", i64, [3], [-1, 1, 1])),
@@ -80,16 +77,10 @@ def function_body() -> onnx.FunctionProto:
         helper.make_node("Reshape", ["threshold", "chan_shape"], ["t4"]),
         helper.make_node("GreaterOrEqual", ["X", "t4"], ["above"]),
         helper.make_node("Where", ["above", "one", "minus_one"], ["Xb"]),
-        helper.make_node("Shape", ["W"], ["cout_1d"], start=0, end=1),
-        helper.make_node("ConstantOfShape", ["cout_1d"], ["ones"], value=helper.make_tensor("v", f32, [1], [1.0])),
-        conv, rep,
-        helper.make_node("Reshape", ["mul", "chan_shape"], ["mul4"]),
-        helper.make_node("Reshape", ["add", "chan_shape"], ["add4"]),
+        *conv_tile_affine_nodes("Xb", "affine"),
         helper.make_node("Reshape", ["pre", "chan_shape"], ["pre4"]),
         helper.make_node("Reshape", ["post", "chan_shape"], ["post4"]),
         helper.make_node("Reshape", ["slope", "slope_shape"], ["slope3"]),
-        helper.make_node("Mul", ["tiled", "mul4"], ["scaled"]),
-        helper.make_node("Add", ["scaled", "add4"], ["affine"]),
         helper.make_node("Add", ["affine", "residual"], ["summed"]),
         helper.make_node("Add", ["summed", "pre4"], ["shifted"]),
         helper.make_node("PRelu", ["shifted", "slope3"], ["activated"]),
@@ -97,10 +88,7 @@ def function_body() -> onnx.FunctionProto:
     ]
     fn = helper.make_function(DOMAIN, NAME, list(INPUTS), ["Y"], nodes,
                               [helper.make_opsetid("", ONNX_OPSET), helper.make_opsetid(DOMAIN, VERSION)])
-    fn.attribute.extend(k for k, v in ATTRIBUTES.items() if v.default is None)
-    fn.attribute_proto.extend(attr_default(k, v) for k, v in ATTRIBUTES.items() if v.default is not None)
-    fn.doc_string = __doc__ or ""
-    return fn
+    return declare_attributes(fn, ATTRIBUTES, __doc__)
 
 
 SPEC = OpSpec(name=NAME, inputs=INPUTS, outputs=("Y",), attributes=ATTRIBUTES, doc=__doc__ or "",

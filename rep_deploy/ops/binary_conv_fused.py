@@ -24,7 +24,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from . import binary_conv
-from .schema import DOMAIN, ONNX_OPSET, VERSION, Attr, OpSpec, attr_default, attr_ref
+from .schema import DOMAIN, ONNX_OPSET, VERSION, Attr, OpSpec, attr_ref, declare_attributes
 
 A = onnx.AttributeProto
 NAME = "BinaryConvFused"
@@ -57,25 +57,34 @@ def reference(x: np.ndarray, w_packed: np.ndarray, mul: np.ndarray, add: np.ndar
     return y
 
 
-def _body(with_residual: bool) -> onnx.FunctionProto:
-    """Calls BinaryConv (scale 1) and Repeat, then Mul/Add: nested model-local functions."""
-    i64 = TensorProto.INT64
-    conv = helper.make_node("BinaryConv", ["X", "W", "ones"], ["acc"], domain=DOMAIN)
+def conv_tile_affine_nodes(x: str, out: str) -> list[onnx.NodeProto]:
+    """Function-body nodes ``out = Repeat(BinaryConv(x, W, 1)) * mul + add`` (nested function calls).
+
+    Shared by the fused ops and BinaryConvBlock; reads the formal inputs ``W``, ``mul`` and ``add``
+    and names its intermediates ``cta_*``.
+    """
+    i64, f32 = TensorProto.INT64, TensorProto.FLOAT
+    conv = helper.make_node("BinaryConv", [x, "W", "cta_ones"], ["cta_acc"], domain=DOMAIN)
     conv.attribute.extend(attr_ref(k, binary_conv.ATTRIBUTES[k].type) for k in _CONV_ATTRS)
-    rep = helper.make_node("Repeat", ["acc"], ["tiled"], domain=DOMAIN)
+    rep = helper.make_node("Repeat", ["cta_acc"], ["cta_tiled"], domain=DOMAIN)
     rep.attribute.append(attr_ref("repeats", A.INT))
-    nodes = [
-        helper.make_node("Shape", ["W"], ["cout_1d"], start=0, end=1),
-        helper.make_node("ConstantOfShape", ["cout_1d"], ["ones"],
-                         value=helper.make_tensor("v", TensorProto.FLOAT, [1], [1.0])),
+    return [
+        helper.make_node("Shape", ["W"], ["cta_cout"], start=0, end=1),
+        helper.make_node("ConstantOfShape", ["cta_cout"], ["cta_ones"],
+                         value=helper.make_tensor("v", f32, [1], [1.0])),
         conv, rep,
-        helper.make_node("Constant", [], ["chan_shape"],
+        helper.make_node("Constant", [], ["cta_chan_shape"],
                          value=helper.make_tensor("s", i64, [4], [1, -1, 1, 1])),
-        helper.make_node("Reshape", ["mul", "chan_shape"], ["mul4"]),
-        helper.make_node("Reshape", ["add", "chan_shape"], ["add4"]),
-        helper.make_node("Mul", ["tiled", "mul4"], ["scaled"]),
-        helper.make_node("Add", ["scaled", "add4"], ["Y" if not with_residual else "affine"]),
+        helper.make_node("Reshape", ["mul", "cta_chan_shape"], ["cta_mul4"]),
+        helper.make_node("Reshape", ["add", "cta_chan_shape"], ["cta_add4"]),
+        helper.make_node("Mul", ["cta_tiled", "cta_mul4"], ["cta_scaled"]),
+        helper.make_node("Add", ["cta_scaled", "cta_add4"], [out]),
     ]
+
+
+def _body(with_residual: bool) -> onnx.FunctionProto:
+    """BinaryConv (scale 1) and Repeat as nested model-local functions, then Mul/Add (+ residual)."""
+    nodes = conv_tile_affine_nodes("X", "affine" if with_residual else "Y")
     inputs = ["X", "W", "mul", "add"]
     if with_residual:
         nodes.append(helper.make_node("Add", ["affine", "residual"], ["Y"]))
@@ -83,11 +92,7 @@ def _body(with_residual: bool) -> onnx.FunctionProto:
     fn = helper.make_function(DOMAIN, NAME_ADD if with_residual else NAME, inputs, ["Y"], nodes,
                               [helper.make_opsetid("", ONNX_OPSET),
                                helper.make_opsetid(DOMAIN, VERSION)])
-    fn.attribute.extend(k for k, v in ATTRIBUTES.items() if v.default is None)
-    fn.attribute_proto.extend(attr_default(k, v) for k, v in ATTRIBUTES.items()
-                              if v.default is not None)
-    fn.doc_string = __doc__ or ""
-    return fn
+    return declare_attributes(fn, ATTRIBUTES, __doc__)
 
 
 SPEC = OpSpec(name=NAME, inputs=("X", "W", "mul", "add"), outputs=("Y",), attributes=ATTRIBUTES,

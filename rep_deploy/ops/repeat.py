@@ -11,8 +11,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_ref, set_traced_shape,
-                     traced_sizes)
+from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_ref, declare_attributes,
+                     set_traced_shape, traced_sizes)
 
 A = onnx.AttributeProto
 NAME = "Repeat"
@@ -50,9 +50,7 @@ def function_body() -> onnx.FunctionProto:
         helper.make_node("Tile", ["X", "reps"], ["Y"]),
     ]
     fn = helper.make_function(DOMAIN, NAME, ["X"], ["Y"], nodes, [helper.make_opsetid("", ONNX_OPSET)])
-    fn.attribute.extend(["repeats"])
-    fn.doc_string = __doc__ or ""
-    return fn
+    return declare_attributes(fn, ATTRIBUTES, __doc__)
 
 
 def emit(g: Any, x: Any, *, repeats: int) -> Any:

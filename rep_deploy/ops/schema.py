@@ -67,6 +67,14 @@ def attr_default(name: str, attr: Attr) -> onnx.AttributeProto:
     return onnx.helper.make_attribute(name, attr.default, attr_type=attr.type)
 
 
+def declare_attributes(fn: onnx.FunctionProto, attributes: dict[str, Attr], doc: str | None) -> onnx.FunctionProto:
+    """Declare a function's attributes (required ones by name, the rest with their defaults) and doc."""
+    fn.attribute.extend(k for k, v in attributes.items() if v.default is None)
+    fn.attribute_proto.extend(attr_default(k, v) for k, v in attributes.items() if v.default is not None)
+    fn.doc_string = doc or ""
+    return fn
+
+
 def set_traced_shape(out: Any, like: Any, sizes: list[int | None] | None) -> Any:
     """Give a custom node's TorchScript output a type (the exporter cannot infer custom shapes)."""
     if sizes is not None:

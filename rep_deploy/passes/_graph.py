@@ -39,6 +39,35 @@ def is_graph_output(graph: gs.Graph, t: gs.Tensor) -> bool:
     return any(o is t for o in graph.outputs)
 
 
+def next_reader(graph: gs.Graph, node: gs.Node) -> gs.Node | None:
+    """The single reader of ``node``'s output, None when it has several or is a graph output."""
+    out = node.outputs[0]
+    return None if is_graph_output(graph, out) else only_consumer(out)
+
+
+def channel_vector(v: np.ndarray | None, channels: int, *, allow_scalar: bool = False) -> np.ndarray | None:
+    """``v`` as a float32 (C,) vector when it broadcasts per channel over an NCHW tensor, else None.
+
+    Per channel means shape (1, C, 1, 1) or (C, 1, 1) (PRelu's slope); a 1-D (C,) constant broadcasts
+    along W, not channels, and is rejected. ``allow_scalar`` also accepts one value for all channels.
+    """
+    if v is None:
+        return None
+    if allow_scalar and v.size == 1:
+        return np.full(channels, v.reshape(-1)[0], np.float32)
+    if v.size != channels:
+        return None
+    if v.ndim == 4 and v.shape[1] == channels or v.ndim == 3 and v.shape[0] == channels:
+        return v.reshape(-1).astype(np.float32)
+    return None
+
+
+def const_operand(node: gs.Node, x: gs.Tensor) -> np.ndarray | None:
+    """The constant other operand of a binary node one of whose inputs is ``x``."""
+    other = [t for t in node.inputs if t is not x]
+    return const(other[0]) if len(other) == 1 else None
+
+
 def bypass(graph: gs.Graph, node: gs.Node) -> None:
     """Remove a one-in/one-out node by making its readers read its input instead."""
     src, dst = node.inputs[0], node.outputs[0]

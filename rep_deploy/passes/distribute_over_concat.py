@@ -14,18 +14,9 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from ._graph import const, is_graph_output, is_op, only_consumer
+from ._graph import channel_vector, const, is_graph_output, is_op, only_consumer
 
 NAME = "distribute_over_concat"
-
-
-def channel_vector(v: np.ndarray | None, channels: int) -> np.ndarray | None:
-    """``v`` as a (C,) vector when it is per-channel for a rank-4 NCHW tensor, else None."""
-    if v is None or v.size != channels:
-        return None
-    if v.ndim == 4 and v.shape[1] == channels or v.ndim == 3 and v.shape[0] == channels:
-        return v.reshape(-1)
-    return None
 
 
 def _as_original_layout(vec: np.ndarray, like: np.ndarray) -> np.ndarray:

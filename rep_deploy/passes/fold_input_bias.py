@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from ._graph import const, is_graph_output, is_op
-from .distribute_over_concat import channel_vector
+from ._graph import channel_vector, const, is_graph_output, is_op
 
 NAME = "fold_input_bias"
 

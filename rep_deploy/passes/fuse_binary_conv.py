@@ -19,30 +19,14 @@ import onnx_graphsurgeon as gs
 from rep_deploy import ops
 from rep_deploy.ops import binary_conv_fused
 
-from ._graph import const, is_graph_output, is_op, only_consumer
+from ._graph import channel_vector, const, const_operand, is_op
+from ._graph import next_reader as _next
 
 NAME = "fuse_binary_conv"
 
 
-def _next(graph: gs.Graph, node: gs.Node) -> gs.Node | None:
-    out = node.outputs[0]
-    return None if is_graph_output(graph, out) else only_consumer(out)
-
-
-def _const_operand(node: gs.Node, x: gs.Tensor) -> np.ndarray | None:
-    other = [t for t in node.inputs if t is not x]
-    return const(other[0]) if len(other) == 1 else None
-
-
 def _per_channel(v: np.ndarray | None, width: int) -> np.ndarray | None:
-    if v is None:
-        return None
-    flat = v.astype(np.float32).reshape(-1)
-    if flat.size == 1:
-        return np.full(width, flat[0], np.float32)
-    if flat.size == width and (v.ndim <= 1 or v.shape[0] in (width, 1)):
-        return flat
-    return None
+    return channel_vector(v, width, allow_scalar=True)
 
 
 def _same_shape(a: gs.Tensor, b: gs.Tensor) -> bool:
@@ -80,10 +64,10 @@ def apply(graph: gs.Graph) -> int:
         width = scale.size * repeats
         k = b = None
         if is_op(nxt, "Mul"):
-            k = _per_channel(_const_operand(nxt, chain[-1].outputs[0]), width)
+            k = _per_channel(const_operand(nxt, chain[-1].outputs[0]), width)
             after_mul = _next(graph, nxt) if k is not None else None
             if is_op(after_mul, "Add"):
-                b = _per_channel(_const_operand(after_mul, nxt.outputs[0]), width)
+                b = _per_channel(const_operand(after_mul, nxt.outputs[0]), width)
             if b is not None:
                 chain += [nxt, after_mul]
         if b is None:

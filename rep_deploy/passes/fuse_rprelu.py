@@ -14,20 +14,14 @@ import onnx_graphsurgeon as gs
 
 from rep_deploy import ops
 
-from ._graph import const, is_graph_output, is_op, only_consumer
-from .distribute_over_concat import channel_vector
+from ._graph import channel_vector, const, const_operand, is_op
+from ._graph import next_reader as _next
 
 NAME = "fuse_rprelu"
 
 
-def _next(graph: gs.Graph, node: gs.Node) -> gs.Node | None:
-    out = node.outputs[0]
-    return None if is_graph_output(graph, out) else only_consumer(out)
-
-
 def _operand(node: gs.Node, x: gs.Tensor, width: int) -> np.ndarray | None:
-    other = [t for t in node.inputs if t is not x]
-    return channel_vector(const(other[0]), width) if len(other) == 1 else None
+    return channel_vector(const_operand(node, x), width)
 
 
 def apply(graph: gs.Graph) -> int:
@@ -53,11 +47,9 @@ def apply(graph: gs.Graph) -> int:
         post = _operand(add_post, prelu.outputs[0], width)
         if post is None:
             continue
-        f32 = lambda v: v.astype(np.float32)  # noqa: E731
         inputs = [x, conv.inputs[1], gs.Constant(f"{conv.name}_threshold", np.zeros(x.shape[1], np.float32)),
-                  conv.inputs[2], conv.inputs[3], conv.inputs[4],
-                  gs.Constant(f"{conv.name}_pre", f32(pre)), gs.Constant(f"{conv.name}_slope", f32(slope)),
-                  gs.Constant(f"{conv.name}_post", f32(post))]
+                  conv.inputs[2], conv.inputs[3], conv.inputs[4], gs.Constant(f"{conv.name}_pre", pre),
+                  gs.Constant(f"{conv.name}_slope", slope), gs.Constant(f"{conv.name}_post", post)]
         out = add_post.outputs[0]
         for n in (conv, add_pre, prelu, add_post):
             n.outputs.clear()

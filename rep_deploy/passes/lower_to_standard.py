@@ -12,7 +12,7 @@ import onnx_graphsurgeon as gs
 
 from rep_deploy import ops
 
-from ._graph import const, is_op
+from ._graph import const
 
 NAME = "lower_to_standard"
 
