@@ -51,9 +51,11 @@ def test_export_every_zoo_model(name: str, beta: int | None, tmp_path: Path) -> 
     assert meta["model"] == name and meta["beta"] == (beta or info.beta)
     assert meta["input_shape"] == [None, *info.input_size]
     assert json.loads(result.report_path.read_text())["file_bytes"] == result.model_path.stat().st_size
-    # one BinaryConv-family node per binary conv of the PyTorch model, and none left unfused
-    hist = result.report["op_histogram"]
-    n_binary = sum(v for k, v in hist.items() if k.startswith("rep_deploy::BinaryConv"))
+    # one BinaryConv-family node per binary conv of the PyTorch model (a merged pair, `splits` 2,
+    # stands for two), and none left unfused
+    n_binary = sum(next((a.i for a in n.attribute if a.name == "splits"), 1)
+                   for n in model.graph.node
+                   if n.domain == "rep_deploy" and n.op_type.startswith("BinaryConv"))
     from rep_deploy import create_model
     from rep_deploy.nn import ScaledBinaryConv2d
 

@@ -184,3 +184,50 @@ def test_block_reference_and_body(repeats: int, pad_value: int) -> None:
     y_ort, y_ref = _run_both(_model(node, x, ref.shape, inits), x)
     np.testing.assert_array_equal(y_ref, ref)
     np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("splits,repeats,res_tiles", [(2, 1, 2), (2, 4, 2), (3, 2, 3), (2, 4, 1), (1, 4, 4)])
+def test_block_splits_and_tiled_residual(splits: int, repeats: int, res_tiles: int) -> None:
+    """``splits``: concat over S accumulator parts of tile(part, R); a residual with 1/T of the
+    output channels is tiled T times. Checked against the pair of plain blocks it replaces."""
+    from rep_deploy.ops import binary_conv_block as block
+
+    n, c, m = 2, 10, 3  # m accumulator channels per part
+    x, wt, wp = _random_case(n, c, 4, 5, splits * m, 1, 1)
+    width = splits * m * repeats
+    vec = lambda: RNG.standard_normal(width).astype(np.float32)  # noqa: E731
+    threshold = (RNG.standard_normal(c) * 0.5).astype(np.float32)
+    mul, add, pre, post = vec(), vec(), vec(), vec()
+    slope = RNG.random(width).astype(np.float32)
+    res = RNG.standard_normal((n, width // res_tiles, 4, 5)).astype(np.float32)
+    attrs = dict(kernel_shape=[1, 1], repeats=repeats, splits=splits)
+    ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, **attrs)
+    # the same as `splits` separate blocks (weights rows s*m..), concatenated
+    full_res = np.tile(res, (1, res_tiles, 1, 1))
+    parts = []
+    for s in range(splits):
+        sl = slice(s * m * repeats, (s + 1) * m * repeats)
+        parts.append(block.reference(x, bitpack.pack_weights(wt[s * m:(s + 1) * m]), threshold,
+                                     mul[sl], add[sl], full_res[:, sl], pre[sl], slope[sl], post[sl],
+                                     kernel_shape=[1, 1], repeats=repeats))
+    np.testing.assert_array_equal(ref, np.concatenate(parts, axis=1))
+    inits = [("W", wp), ("threshold", threshold), ("mul", mul), ("add", add), ("res", res),
+             ("pre", pre), ("slope", slope), ("post", post)]
+    node = ops.make_node("BinaryConvBlock", ["X", "W", "threshold", "mul", "add", "res", "pre",
+                                             "slope", "post"], ["Y"], **attrs)
+    y_ort, y_ref = _run_both(_model(node, x, ref.shape, inits), x)
+    np.testing.assert_array_equal(y_ref, ref)
+    np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_block_rejects_bad_splits_and_residual() -> None:
+    from rep_deploy.ops import binary_conv_block as block
+
+    x, _, wp = _random_case(1, 4, 3, 3, 4, 1, 1)
+    v = np.ones(4, np.float32)
+    with pytest.raises(ValueError, match="splits=3 must be >= 1 and divide the 4"):
+        block.reference(x, wp, v, v, v, np.zeros((1, 4, 3, 3), np.float32), v, v, v,
+                        kernel_shape=[1, 1], splits=3)
+    with pytest.raises(ValueError, match="channel count dividing 4"):
+        block.reference(x, wp, v, v, v, np.zeros((1, 3, 3, 3), np.float32), v, v, v,
+                        kernel_shape=[1, 1])

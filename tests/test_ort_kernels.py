@@ -208,6 +208,10 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
     pre = rng.uniform(-2, 2, width).astype(np.float32)
     slope = rng.uniform(-0.5, 1.5, width).astype(np.float32)
     post = rng.uniform(-2, 2, width).astype(np.float32)
+    # the channel-doubling pair form: accumulator splits, residual tiled along channels
+    splits = int(rng.choice([d for d in (1, 2, 3) if c["cout"] % d == 0]))
+    res_tiles = int(rng.choice([d for d in (1, 2, 4) if width % d == 0]))
+    res_small = np.ascontiguousarray(residual[:, :width // res_tiles])
     nodes = [
         ops.make_node("BinaryConv", ["x", "W", "ones"], ["acc"], **attrs),
         ops.make_node("BinaryConv", ["x", "W", "scale"], ["y"], **attrs),
@@ -216,9 +220,13 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
                       **fused_attrs),
         ops.make_node("BinaryConvBlock", ["x", "W", "threshold", "mul", "add", "res", "pre", "slope",
                                           "post"], ["block"], **fused_attrs),
+        ops.make_node("BinaryConvBlock", ["x", "W", "threshold", "mul", "add", "res_small", "pre",
+                                          "slope", "post"], ["block_split"], splits=splits,
+                      **fused_attrs),
     ]
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)),
-              helper.make_tensor_value_info("res", TensorProto.FLOAT, list(y_shape))]
+              helper.make_tensor_value_info("res", TensorProto.FLOAT, list(y_shape)),
+              helper.make_tensor_value_info("res_small", TensorProto.FLOAT, list(res_small.shape))]
     inits = [("W", w), ("ones", np.ones(c["cout"], np.float32)), ("scale", scale), ("mul", mul),
              ("add", add), ("threshold", threshold), ("pre", pre), ("slope", slope), ("post", post)]
     model = make_model(nodes, inputs, OUTPUTS, inits)
@@ -229,11 +237,13 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
         "fused_add": binary_conv_fused.reference(x, w, mul, add, residual, **fused_attrs),
         "block": binary_conv_block.reference(x, w, threshold, mul, add, residual, pre, slope, post,
                                              **fused_attrs),
+        "block_split": binary_conv_block.reference(x, w, threshold, mul, add, res_small, pre, slope,
+                                                   post, splits=splits, **fused_attrs),
     }
-    return model, {"x": x, "res": residual}, expected
+    return model, {"x": x, "res": residual, "res_small": res_small}, expected
 
 
-OUTPUTS = ["acc", "y", "fused", "fused_add", "block"]
+OUTPUTS = ["acc", "y", "fused", "fused_add", "block", "block_split"]
 
 
 def case_id(c: dict[str, Any]) -> str:
@@ -395,6 +405,24 @@ def test_wrong_scale_and_group(monkeypatch: pytest.MonkeyPatch) -> None:
         session(model, None, monkeypatch).run(None, {"x": np.zeros((1, 6, 6, 6), np.float32)})
 
 
+@pytest.mark.parametrize("splits,res_channels,message", [
+    (3, 8, r"splits=3 must divide the 4 rows of W"),
+    (2, 3, r"residual must be float32 of the output shape \[1,8,6,6\] \(or with a channel count "
+           r"dividing it\), got float32 \[1,3,6,6\]")])
+def test_block_split_and_residual_errors(splits: int, res_channels: int, message: str,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    node = ops.make_node("BinaryConvBlock", ["x", "W", "t", "v", "v", "r", "v", "v", "v"], ["y"],
+                         kernel_shape=[1, 1], repeats=2, splits=splits)
+    vi = helper.make_tensor_value_info
+    model = make_model([node], [vi("x", TensorProto.FLOAT, [1, 4, 6, 6]),
+                                vi("r", TensorProto.FLOAT, [1, res_channels, 6, 6])],
+                       ["y"], [("W", np.zeros((4, 1), np.uint8)), ("t", np.zeros(4, np.float32)),
+                               ("v", np.ones(8, np.float32))])
+    feeds = {"x": np.zeros((1, 4, 6, 6), np.float32), "r": np.zeros((1, res_channels, 6, 6), np.float32)}
+    with pytest.raises(Exception, match=message):
+        session(model, None, monkeypatch).run(None, feeds)
+
+
 def test_repeat_rank_error(monkeypatch: pytest.MonkeyPatch) -> None:
     node = ops.make_node("Repeat", ["x"], ["y"], repeats=2)
     model = make_model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])], ["y"], [])
@@ -417,10 +445,11 @@ def test_concurrent_runs_share_one_session(monkeypatch: pytest.MonkeyPatch) -> N
     c = dict(n=2, cin=96, h=14, w=14, cout=40, k=(3, 3), stride=1, dil=1, pad=1, pad_value=0,
              group=1, repeats=2)
     rng = np.random.default_rng(6)
-    model = conv_case_model(c, rng)[0]
+    model, case_feeds, _ = conv_case_model(c, rng)
     sess = session(model, None, monkeypatch)
-    feeds = [{"x": random_input(rng, (2, 96, 14, 14)),
-              "res": rng.standard_normal((2, 80, 14, 14)).astype(np.float32)} for _ in range(8)]
+    feeds = [{name: (random_input(rng, v.shape) if name == "x"
+                     else rng.standard_normal(v.shape).astype(np.float32))
+              for name, v in case_feeds.items()} for _ in range(8)]
     sequential = [sess.run(None, f) for f in feeds]
 
     def work(i: int) -> bool:

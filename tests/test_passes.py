@@ -185,10 +185,29 @@ def test_reactnet_stage_becomes_blocks(double: bool) -> None:
     assert counts["distribute_over_concat"] == (3 if double else 0)  # Add, PRelu, Add
     assert counts["fuse_rprelu"] == n
     assert counts["fold_input_bias"] == 1  # one shift feeds both convs
+    assert counts["merge_parallel_blocks"] == (1 if double else 0)
     hist = op_histogram(proto)
-    assert hist["rep_deploy::BinaryConvBlock"] == n
-    assert set(hist) <= {"rep_deploy::BinaryConvBlock", "Concat"}
+    assert hist == {"rep_deploy::BinaryConvBlock": 1}  # the pair: one op, no Concat
+    if double:
+        (node,) = proto.graph.node
+        assert {a.name: a.i for a in node.attribute}["splits"] == 2
     _check_same(model, proto, shape)
+
+
+def test_merge_parallel_blocks_needs_a_shared_shortcut() -> None:
+    """Two blocks over the same input but with different shortcuts stay two ops and a Concat."""
+
+    class TwoShortcuts(RPReLUStage):
+        def forward(self, x):
+            xb = self.act(self.move(x))
+            outs = [bn(conv(xb)) + s for conv, bn, s in zip(self.convs, self.bns, (x, -x))]
+            return self.rprelu(torch.cat(outs, 1))
+
+    model = TwoShortcuts(4, 2, True)
+    proto, counts = passes.run(_traced(model, (1, 8, 5, 5)), passes.custom_pipeline(True))
+    assert counts["fuse_rprelu"] == 2 and counts["merge_parallel_blocks"] == 0
+    assert op_histogram(proto)["Concat"] == 1
+    _check_same(model, proto, (1, 8, 5, 5))
 
 
 def test_fold_input_bias_keeps_add_read_elsewhere() -> None:

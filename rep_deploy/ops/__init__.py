@@ -51,3 +51,17 @@ def make_node(op_type: str, inputs: list[str], outputs: list[str], *, name: str 
     spec = get(op_type)
     return onnx.helper.make_node(op_type, inputs, outputs, name=name, domain=DOMAIN,
                                  **spec.resolve_attributes(dict(attrs)))
+
+
+def complete_attributes(node: onnx.NodeProto) -> None:
+    """Write out, in place, every attribute of a node of this domain that it leaves to its default.
+
+    Graph rules build nodes from other nodes' attributes; this keeps their output as explicit as
+    :func:`make_node`'s (an attribute added to the spec later reaches old rules' nodes too).
+    """
+    if node.domain != DOMAIN or node.op_type not in OPS:
+        return
+    given = {a.name for a in node.attribute}
+    for name, attr in OPS[node.op_type].attributes.items():
+        if name not in given and attr.default is not None:
+            node.attribute.append(onnx.helper.make_attribute(name, attr.default, attr_type=attr.type))

@@ -60,7 +60,7 @@ def reference(x: np.ndarray, w_packed: np.ndarray, mul: np.ndarray, add: np.ndar
 def conv_tile_affine_nodes(x: str, out: str) -> list[onnx.NodeProto]:
     """Function-body nodes ``out = Repeat(BinaryConv(x, W, 1)) * mul + add`` (nested function calls).
 
-    Shared by the fused ops and BinaryConvBlock; reads the formal inputs ``W``, ``mul`` and ``add``
+    Shared by BinaryConvFused and BinaryConvFusedAdd; reads the formal inputs ``W``, ``mul`` and ``add``
     and names its intermediates ``cta_*``.
     """
     i64, f32 = TensorProto.INT64, TensorProto.FLOAT

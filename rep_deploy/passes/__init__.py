@@ -13,7 +13,8 @@ import onnx_graphsurgeon as gs
 from rep_deploy import ops
 
 from . import (batchnorm_to_affine, distribute_over_concat, fold_binarize, fold_input_bias,
-               fuse_binary_conv, fuse_rprelu, lower_to_standard, pack_binary_weights, remove_noops)
+               fuse_binary_conv, fuse_rprelu, lower_to_standard, merge_parallel_blocks,
+               pack_binary_weights, remove_noops)
 from ._graph import constants_to_initializers
 
 Rule = Callable[[gs.Graph], int]
@@ -25,7 +26,8 @@ def custom_pipeline(fuse: bool) -> list[tuple[str, Rule]]:
     """Passes for the custom-op format (the order matters: fusion expects BN as an affine)."""
     steps = [fold_binarize, remove_noops, batchnorm_to_affine]
     if fuse:
-        steps += [fuse_binary_conv, distribute_over_concat, fuse_rprelu, fold_input_bias]
+        steps += [fuse_binary_conv, distribute_over_concat, fuse_rprelu, fold_input_bias,
+                  merge_parallel_blocks]
     steps.append(pack_binary_weights)
     return [(m.NAME, m.apply) for m in steps]
 
@@ -59,6 +61,8 @@ def run(model: onnx.ModelProto, pipeline: Sequence[tuple[str, Rule]]) -> tuple[o
         counts[name] = rule(graph)
         graph.cleanup(remove_unused_graph_inputs=False).toposort()
     out = gs.export_onnx(graph, do_type_check=True)
+    for node in out.graph.node:
+        ops.complete_attributes(node)
     out.ir_version, out.producer_name = model.ir_version, model.producer_name
     del out.opset_import[:]
     out.opset_import.extend(model.opset_import)

@@ -127,11 +127,11 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
     const OutputTransform& t = *J.t;
     TileOut o;
     o.acc = acc, o.nl = nl, o.npix = npix;
-    o.oc0 = oc0, o.cout = s.cout, o.repeats = t.repeats;
+    o.oc0 = oc0, o.cout = s.cout, o.repeats = t.repeats, o.split = s.cout / t.splits;
     o.plane = s.ho * s.wo;
-    const int64_t offset = n * s.cout * t.repeats * o.plane + f0;
-    o.y = J.y + offset;
-    o.res = t.residual ? t.residual + offset : nullptr;
+    o.res_channels = t.residual_channels ? t.residual_channels : s.cout * t.repeats;
+    o.y = J.y + n * s.cout * t.repeats * o.plane + f0;
+    o.res = t.residual ? t.residual + n * o.res_channels * o.plane + f0 : nullptr;
     o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
     J.k->write_tile(o);
   }
@@ -182,6 +182,11 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
                          float* y, const ParallelRunner& par) {
   if ((t.residual && !t.add) || (t.pre && (!t.residual || !t.slope || !t.post)))
     throw std::invalid_argument("OutputTransform: residual needs add, RPReLU needs all of them");
+  const int64_t cy = s.cout * t.repeats;
+  if (t.splits < 1 || s.cout % t.splits || t.residual_channels < 0 ||
+      (t.residual_channels && cy % t.residual_channels))
+    throw std::invalid_argument("OutputTransform: splits must divide cout and residual_channels "
+                                "cout * repeats");
   run(s, x, threshold, w, k, &t, y, nullptr, par);
 }
 

@@ -24,9 +24,12 @@
 
 namespace rep_deploy::core {
 
-// Output channel j = r * cout + oc (r < repeats) of Y gets, as separate float32 roundings in this
-// order (the build uses -ffp-contract=off, so no fused multiply-add):
-//     v = float(acc[oc]) * mul[j];   if add: v = v + add[j];   if residual: v = v + residual[...]
+// Output channel j of Y reads accumulator channel oc, where with m = cout / splits,
+// oc = s * m + i and j = s * m * repeats + r * m + i (r < repeats; splits = 1: j = r * cout + oc,
+// the plain tile), and gets, as separate float32 roundings in this order (the build uses
+// -ffp-contract=off, so no fused multiply-add):
+//     v = float(acc[oc]) * mul[j];   if add: v = v + add[j];
+//     if residual: v = v + residual[n, j mod residual_channels, pixel]
 //     if rprelu (pre, slope, post all set):  u = v + pre[j];  u = u >= 0 ? u : u * slope[j];
 //                                            v = u + post[j]
 // BinaryConv is repeats = 1, mul = scale, nothing else: numpy's acc.astype(f32) * scale.
@@ -40,6 +43,8 @@ struct OutputTransform {
   const float* slope = nullptr;
   const float* post = nullptr;
   int64_t repeats = 1;
+  int64_t splits = 1;             // divides cout (BinaryConvBlock's channel-doubling pair: 2)
+  int64_t residual_channels = 0;  // divides cout * repeats; 0: cout * repeats (no tiling)
   bool rprelu() const { return pre != nullptr; }
 };
 

@@ -49,8 +49,9 @@ void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int6
                           int32_t* out);
 
 // The output transform of one GEMM tile (see OutputTransform in binary_conv.h for the float steps):
-// for l < nl, r < repeats, p < npix, with j = r * cout + oc0 + l,
-//   y[j * plane + p] = f_j(float(acc[l * 64 + p]), res[j * plane + p])
+// for l < nl, r < repeats, p < npix, with j = tile_channel(t, r, l) (the accumulator's channel
+// oc0 + l in copy r of its split),
+//   y[j * plane + p] = f_j(float(acc[l * 64 + p]), res[(j mod res_channels) * plane + p])
 // where f_j applies, each rounded once and in this order: * mul[j]; + add[j] (add set);
 // + res (res set; only together with add); RPReLU with pre/slope/post[j] (pre set; only together
 // with res). Vector and scalar implementations give identical bits: IEEE float32 conversion,
@@ -59,6 +60,8 @@ struct TileOut {
   const int32_t* acc;  // [nl][64], channel-major exact accumulators
   int64_t nl, npix;    // channels (<= 64) and pixels (<= 64) of the tile
   int64_t oc0, cout, repeats;
+  int64_t split;         // accumulator channels per split (cout / splits)
+  int64_t res_channels;  // residual channels (divides cout * repeats; the residual is tiled)
   int64_t plane;       // floats between consecutive output channels (Ho * Wo)
   float* y;            // output channel 0 of this image, at the tile's first pixel
   const float* res;    // residual, same layout as y, or null
@@ -69,6 +72,13 @@ struct TileOut {
   const float* post;
 };
 using WriteTileFn = void (*)(const TileOut& t);
+
+// Output channel of accumulator lane l, copy r (static: every ISA file gets its own copy).
+static inline int64_t tile_channel(const TileOut& t, int64_t r, int64_t l) {
+  const int64_t oc = t.oc0 + l;
+  return (oc / t.split) * t.split * t.repeats + r * t.split + oc % t.split;
+}
+
 void write_tile_portable(const TileOut& t);
 
 // Transposes a 64x64 bit matrix in place: afterwards bit c of m[r] is the old bit r of m[c].

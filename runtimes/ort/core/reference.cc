@@ -37,14 +37,17 @@ void reference_accumulator(const ConvShape& s, const float* x, const float* thre
 
 void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransform& t, float* y) {
   const int64_t cy = s.cout * t.repeats, plane = s.ho * s.wo;
+  const int64_t m = s.cout / t.splits, cr = t.residual_channels ? t.residual_channels : cy;
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t j = 0; j < cy; ++j) {
-      const int32_t* src = acc + (n * s.cout + j % s.cout) * plane;
+      const int64_t oc = j / (m * t.repeats) * m + j % m;  // j = split*m*repeats + r*m + i
+      const int32_t* src = acc + (n * s.cout + oc) * plane;
       const int64_t base = (n * cy + j) * plane;
+      const float* res = t.residual ? t.residual + (n * cr + j % cr) * plane : nullptr;
       for (int64_t p = 0; p < plane; ++p) {
         float v = static_cast<float>(src[p]) * t.mul[j];
         if (t.add) v = v + t.add[j];
-        if (t.residual) v = v + t.residual[base + p];
+        if (res) v = v + res[p];
         if (t.rprelu()) {
           float u = v + t.pre[j];
           u = u >= 0.0f ? u : u * t.slope[j];

@@ -73,10 +73,10 @@ void write_tile_avx2(const TileOut& t) {
   const __m256 zero = _mm256_setzero_ps();
   for (int64_t r = 0; r < t.repeats; ++r) {
     for (int64_t l = 0; l < t.nl; ++l) {
-      const int64_t j = r * t.cout + t.oc0 + l;
+      const int64_t j = tile_channel(t, r, l);
       const int32_t* a = t.acc + l * 64;
       float* y = t.y + j * t.plane;
-      const float* res = t.res ? t.res + j * t.plane : nullptr;
+      const float* res = t.res ? t.res + j % t.res_channels * t.plane : nullptr;
       const __m256 m = _mm256_set1_ps(t.mul[j]);
       const __m256 b = _mm256_set1_ps(t.add ? t.add[j] : 0.0f);
       const __m256 pre = _mm256_set1_ps(t.pre ? t.pre[j] : 0.0f);

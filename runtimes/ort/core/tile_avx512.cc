@@ -68,10 +68,10 @@ void write_tile_avx512(const TileOut& t) {
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t r = 0; r < t.repeats; ++r) {
     for (int64_t l = 0; l < t.nl; ++l) {
-      const int64_t j = r * t.cout + t.oc0 + l;
+      const int64_t j = tile_channel(t, r, l);
       const int32_t* a = t.acc + l * 64;
       float* y = t.y + j * t.plane;
-      const float* res = t.res ? t.res + j * t.plane : nullptr;
+      const float* res = t.res ? t.res + j % t.res_channels * t.plane : nullptr;
       const __m512 m = _mm512_set1_ps(t.mul[j]);
       const __m512 b = _mm512_set1_ps(t.add ? t.add[j] : 0.0f);
       const __m512 pre = _mm512_set1_ps(t.pre ? t.pre[j] : 0.0f);

@@ -8,7 +8,7 @@ namespace rep_deploy::core {
 void write_tile_portable(const TileOut& t) {
   for (int64_t r = 0; r < t.repeats; ++r) {
     for (int64_t l = 0; l < t.nl; ++l) {
-      const int64_t j = r * t.cout + t.oc0 + l;
+      const int64_t j = tile_channel(t, r, l);
       const int32_t* a = t.acc + l * 64;
       float* y = t.y + j * t.plane;
       const float m = t.mul[j];
@@ -21,7 +21,7 @@ void write_tile_portable(const TileOut& t) {
         for (int64_t p = 0; p < t.npix; ++p) y[p] = static_cast<float>(a[p]) * m + b;
         continue;
       }
-      const float* res = t.res + j * t.plane;
+      const float* res = t.res + j % t.res_channels * t.plane;
       if (!t.pre) {
         for (int64_t p = 0; p < t.npix; ++p) y[p] = (static_cast<float>(a[p]) * m + b) + res[p];
         continue;

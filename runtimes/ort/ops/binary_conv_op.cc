@@ -70,6 +70,11 @@ class BinaryConvKernel {
       if (repeats_ < 1 || repeats_ > 4096)
         throw OrtError(what_ + ": repeats must be in [1, 4096], got " + std::to_string(repeats_));
     }
+    if (variant_ == Variant::kBlock) {
+      splits_ = attr_int(info, "splits", 1);
+      if (splits_ < 1)
+        throw OrtError(what_ + ": splits must be >= 1, got " + std::to_string(splits_));
+    }
     // The kernel path is fixed per kernel object: REP_DEPLOY_KERNEL is read at session creation.
     const std::string ke = core::select_kernel_from_env(&path_);
     if (!ke.empty()) throw OrtError(what_ + ": " + ke);
@@ -89,8 +94,12 @@ class BinaryConvKernel {
     if (!e.empty()) throw OrtError(what_ + ": " + e);
 
     const int64_t cy = s.cout * repeats_;
+    if (s.cout % splits_)
+      throw OrtError(what_ + ": splits=" + std::to_string(splits_) + " must divide the " +
+                     std::to_string(s.cout) + " rows of W");
     core::OutputTransform t;
     t.repeats = repeats_;
+    t.splits = splits_;
     const float* threshold = nullptr;
     size_t residual_index = 0;  // 0: no residual input
     if (variant_ == Variant::kPlain) {
@@ -110,11 +119,18 @@ class BinaryConvKernel {
     }
     const std::vector<int64_t> y_shape{s.n, cy, s.ho, s.wo};
     if (residual_index) {
+      // BinaryConvBlock tiles a residual whose channel count divides the output's
       const Tensor r = input(ctx, residual_index);
-      if (!r.value || r.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || r.shape != y_shape)
+      const bool tiled = variant_ == Variant::kBlock && r.shape.size() == 4 && r.shape[1] > 0 &&
+                         cy % r.shape[1] == 0 && r.shape[0] == s.n && r.shape[2] == s.ho &&
+                         r.shape[3] == s.wo;
+      if (!r.value || r.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || (r.shape != y_shape && !tiled))
         throw OrtError(what_ + ": residual must be float32 of the output shape " +
-                       shape_str(y_shape) + ", got " + type_name(r.type) + " " + shape_str(r.shape));
+                       shape_str(y_shape) +
+                       (variant_ == Variant::kBlock ? " (or with a channel count dividing it)" : "") +
+                       ", got " + type_name(r.type) + " " + shape_str(r.shape));
       t.residual = static_cast<const float*>(r.data);
+      t.residual_channels = r.shape[1];
     }
     const Tensor y = output(ctx, 0, y_shape);
     if (s.n == 0) return;
@@ -215,6 +231,7 @@ class BinaryConvKernel {
   std::string what_;
   core::ConvAttrs attrs_;
   int64_t repeats_ = 1;
+  int64_t splits_ = 1;
   core::Kernel path_{};
   bool w_const_ = false;
   std::vector<uint8_t> w_bytes_;

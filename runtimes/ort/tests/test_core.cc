@@ -186,6 +186,16 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
   fused.repeats = repeats;
   OutputTransform block = fused;
   block.pre = pre.data(), block.slope = slope.data(), block.post = post.data();
+  // the channel-doubling pair form: accumulator splits and a residual tiled along channels
+  // (random divisors of cout and of cout * repeats; 1 leaves the plain block)
+  const auto divisor = [&](int64_t v) {
+    std::vector<int64_t> d;
+    for (int64_t i = 1; i <= v && i <= 4; ++i)
+      if (v % i == 0) d.push_back(i);
+    return d[size_t(rng() % d.size())];
+  };
+  block.splits = divisor(s.cout);
+  block.residual_channels = s.cout * repeats / divisor(s.cout * repeats);
   std::vector<float> want_plain(want_acc.size()), want_fused(ysize), want_block(ysize);
   reference_output(s, want_acc.data(), plain, want_plain.data());
   reference_output(s, want_acc.data(), fused, want_fused.data());
@@ -218,8 +228,9 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
     binary_conv_forward(s, x.data(), thr, pw, k, block, yb.data(), serial);
     bad = 0;
     for (size_t i = 0; i < yb.size(); ++i) bad += !same_bits(yb[i], want_block[i]);
-    CHECK(bad == 0, "[%s] block output (threshold + RPReLU, repeats=%lld): %zu differ; %s", k.name,
-          (long long)repeats, bad, desc.c_str());
+    CHECK(bad == 0, "[%s] block output (threshold + RPReLU, repeats=%lld, splits=%lld, residual "
+          "channels=%lld): %zu differ; %s", k.name, (long long)repeats, (long long)block.splits,
+          (long long)block.residual_channels, bad, desc.c_str());
   }
 }
 
