@@ -231,3 +231,36 @@ def test_block_rejects_bad_splits_and_residual() -> None:
     with pytest.raises(ValueError, match="channel count dividing 4"):
         block.reference(x, wp, v, v, v, np.zeros((1, 3, 3, 3), np.float32), v, v, v,
                         kernel_shape=[1, 1])
+
+
+@pytest.mark.parametrize("pool,extra,res_tiles", [((2, 2), (0, 0), 1), ((2, 2), (1, 1), 2), ((3, 2), (2, 1), 1)])
+def test_block_residual_pool(pool: tuple[int, int], extra: tuple[int, int], res_tiles: int) -> None:
+    """``residual_pool``: the shortcut is average-pooled (window = stride, no padding; odd sizes
+    floor) before it is tiled and added, as ReActNet's downsampling ``AvgPool2d(2)``."""
+    from rep_deploy.ops import binary_conv_block as block
+
+    n, c, cc, repeats = 2, 6, 4, 2
+    x, _, wp = _random_case(n, c, 8, 6, cc, 3, 1)
+    attrs = dict(kernel_shape=[3, 3], pads=[1] * 4, strides=[2, 2], repeats=repeats,
+                 residual_pool=list(pool))
+    ho, wo = 4, 3
+    width = cc * repeats
+    vec = lambda: RNG.standard_normal(width).astype(np.float32)  # noqa: E731
+    threshold = np.zeros(c, np.float32)
+    mul, add, pre, post, slope = vec(), vec(), vec(), vec(), RNG.random(width).astype(np.float32)
+    res = RNG.standard_normal((n, width // res_tiles, ho * pool[0] + extra[0],
+                               wo * pool[1] + extra[1])).astype(np.float32)
+    ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, **attrs)
+    pooled = F.avg_pool2d(torch.from_numpy(res), pool, pool).numpy()
+    np.testing.assert_allclose(block.pool_residual(res, *pool), pooled, rtol=1e-6, atol=1e-6)
+    plain = block.reference(x, wp, threshold, mul, add, block.pool_residual(res, *pool), pre, slope,
+                            post, **dict(attrs, residual_pool=[1, 1]))
+    np.testing.assert_array_equal(ref, plain)
+    inits = [("W", wp), ("threshold", threshold), ("mul", mul), ("add", add), ("res", res),
+             ("pre", pre), ("slope", slope), ("post", post)]
+    node = ops.make_node("BinaryConvBlock", ["X", "W", "threshold", "mul", "add", "res", "pre",
+                                             "slope", "post"], ["Y"], **attrs)
+    y_ort, y_ref = _run_both(_model(node, x, ref.shape, inits), x)
+    # the bodies use AveragePool, whose summation order the ONNX spec leaves open
+    np.testing.assert_allclose(y_ref, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)

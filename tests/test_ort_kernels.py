@@ -212,6 +212,12 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
     splits = int(rng.choice([d for d in (1, 2, 3) if c["cout"] % d == 0]))
     res_tiles = int(rng.choice([d for d in (1, 2, 4) if width % d == 0]))
     res_small = np.ascontiguousarray(residual[:, :width // res_tiles])
+    # ReActNet's downsampling shortcut: the residual average-pooled inside the op (an extra row or
+    # column past the last whole window is dropped, as AvgPool's floor)
+    pool = [int(rng.integers(1, 4)), int(rng.integers(1, 3))]
+    extra = [int(rng.integers(0, 2)) if k > 1 else 0 for k in pool]
+    res_big = rng.uniform(-3, 3, (c["n"], width // res_tiles, y_shape[2] * pool[0] + extra[0],
+                                  y_shape[3] * pool[1] + extra[1])).astype(np.float32)
     nodes = [
         ops.make_node("BinaryConv", ["x", "W", "ones"], ["acc"], **attrs),
         ops.make_node("BinaryConv", ["x", "W", "scale"], ["y"], **attrs),
@@ -223,10 +229,14 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
         ops.make_node("BinaryConvBlock", ["x", "W", "threshold", "mul", "add", "res_small", "pre",
                                           "slope", "post"], ["block_split"], splits=splits,
                       **fused_attrs),
+        ops.make_node("BinaryConvBlock", ["x", "W", "threshold", "mul", "add", "res_big", "pre",
+                                          "slope", "post"], ["block_pool"], splits=splits,
+                      residual_pool=pool, **fused_attrs),
     ]
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)),
               helper.make_tensor_value_info("res", TensorProto.FLOAT, list(y_shape)),
-              helper.make_tensor_value_info("res_small", TensorProto.FLOAT, list(res_small.shape))]
+              helper.make_tensor_value_info("res_small", TensorProto.FLOAT, list(res_small.shape)),
+              helper.make_tensor_value_info("res_big", TensorProto.FLOAT, list(res_big.shape))]
     inits = [("W", w), ("ones", np.ones(c["cout"], np.float32)), ("scale", scale), ("mul", mul),
              ("add", add), ("threshold", threshold), ("pre", pre), ("slope", slope), ("post", post)]
     model = make_model(nodes, inputs, OUTPUTS, inits)
@@ -239,11 +249,14 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
                                              **fused_attrs),
         "block_split": binary_conv_block.reference(x, w, threshold, mul, add, res_small, pre, slope,
                                                    post, splits=splits, **fused_attrs),
+        "block_pool": binary_conv_block.reference(x, w, threshold, mul, add, res_big, pre, slope,
+                                                  post, splits=splits, residual_pool=pool,
+                                                  **fused_attrs),
     }
-    return model, {"x": x, "res": residual, "res_small": res_small}, expected
+    return model, {"x": x, "res": residual, "res_small": res_small, "res_big": res_big}, expected
 
 
-OUTPUTS = ["acc", "y", "fused", "fused_add", "block", "block_split"]
+OUTPUTS = ["acc", "y", "fused", "fused_add", "block", "block_split", "block_pool"]
 
 
 def case_id(c: dict[str, Any]) -> str:

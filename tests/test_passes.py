@@ -223,3 +223,31 @@ def test_fold_input_bias_keeps_add_read_elsewhere() -> None:
     proto, counts = passes.run(_traced(model, (1, 8, 5, 5)), passes.custom_pipeline(True))
     assert counts["fuse_rprelu"] == 1 and counts["fold_input_bias"] == 0
     _check_same(model, proto, (1, 8, 5, 5))
+
+
+class DownsampleStage(RPReLUStage):
+    """ReActNet's downsampling block: stride-2 binary conv + AvgPool2d(2) shortcut -> RPReLU."""
+
+    def __init__(self, c: int, beta: int, pool: nn.Module) -> None:
+        super().__init__(c, beta, False)
+        from rep_deploy.nn import RPReLU
+
+        self.convs = nn.ModuleList([RepBConv2d(c, c, 3, beta=beta, stride=2, padding=1)])
+        self.pool = pool
+        self.rprelu = RPReLU(c * beta)
+
+    def forward(self, x):
+        return self.rprelu(self.bns[0](self.convs[0](self.act(self.move(x)))) + self.pool(x))
+
+
+@pytest.mark.parametrize("pool,size,folds", [
+    (nn.AvgPool2d(2), 6, 1), (nn.AvgPool2d(2), 8, 1),
+    (nn.AvgPool2d(3, stride=2, padding=1), 6, 0)])  # overlapping and padded: stays
+def test_fold_residual_pool(pool: nn.Module, size: int, folds: int) -> None:
+    """A non-overlapping unpadded AvgPool on the shortcut goes into the block; anything else stays."""
+    shape = (1, 8, size, size)
+    model = DownsampleStage(4, 2, pool)
+    proto, counts = passes.run(_traced(model, shape), passes.custom_pipeline(True))
+    assert counts["fold_residual_pool"] == folds
+    assert ("AveragePool" in op_histogram(proto)) == (not folds)
+    _check_same(model, proto, shape)

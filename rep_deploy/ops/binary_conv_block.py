@@ -11,7 +11,11 @@ BinaryConv's integer accumulator (Cc = W.shape[0] channels) and j over the Cc*re
    as in BinaryConvFusedAdd). With ``splits`` = S the accumulator's channels are S equal consecutive
    parts of m = Cc/S channels, each tiled ``repeats`` = R times, the results concatenated: output
    channel ``j = s*m*R + r*m + i`` reads ``src(j) = s*m + i`` (S = 1: ``j mod Cc``, plain tiling).
-   The residual has Cr channels, Cr dividing Cc*R, and is tiled along channels to the output's width;
+   The residual has Cr channels, Cr dividing Cc*R, and is tiled along channels to the output's width.
+   With ``residual_pool`` = (kh, kw) other than (1, 1) it is first average-pooled, window (kh, kw),
+   stride (kh, kw), no padding (its H, W floor-divide to the output's): each window summed in
+   row-major order starting from its first value, one float32 rounding per addition, then divided
+   by kh*kw (ReActNet's downsampling shortcut ``AvgPool2d(2)``, the ``fold_residual_pool`` pass);
 4. RPReLU: ``u = v + pre[j]``; ``u = u if u >= 0 else u * slope[j]``; ``Y = u + post[j]``.
 
 Every step is one float32 rounding in this order, no fused multiply-add. This is the block
@@ -38,9 +42,27 @@ ATTRIBUTES: dict[str, Attr] = {
     **binary_conv.ATTRIBUTES,
     "repeats": Attr(A.INT, 1, "channel tiles written from the accumulator (beta**2 for RepBconv)"),
     "splits": Attr(A.INT, 1, "accumulator parts, each tiled `repeats` times, then concatenated"),
+    "residual_pool": Attr(A.INTS, [1, 1], "average-pool window = stride applied to the residual"),
 }
 INPUTS = ("X", "W", "threshold", "mul", "add", "residual", "pre", "slope", "post")
 _CONV_ATTRS = tuple(binary_conv.ATTRIBUTES)
+
+
+def pool_residual(residual: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """Average pool, window = stride = (kh, kw), in the spec's summation order (module doc, step 3)."""
+    if (kh, kw) == (1, 1):
+        return residual.astype(np.float32)
+    if kh < 1 or kw < 1:
+        raise ValueError(f"residual_pool must be positive, got {[kh, kw]}")
+    ho, wo = residual.shape[2] // kh, residual.shape[3] // kw
+    r = residual.astype(np.float32)
+    total = None
+    for dy in range(kh):
+        for dx in range(kw):
+            part = r[:, :, dy:dy + ho * kh:kh, dx:dx + wo * kw:kw]
+            total = part.copy() if total is None else total + part
+    assert total is not None
+    return total / np.float32(kh * kw)
 
 
 def reference(x: np.ndarray, w_packed: np.ndarray, threshold: np.ndarray, mul: np.ndarray,
@@ -66,6 +88,7 @@ def reference(x: np.ndarray, w_packed: np.ndarray, threshold: np.ndarray, mul: n
             raise ValueError(f"{name} must have shape ({width},) = Cout*repeats, got {v.shape}")
         vecs[name] = v.reshape(1, -1, 1, 1)
     n, _, ho, wo = acc.shape
+    residual = pool_residual(residual, *(int(k) for k in a["residual_pool"]))
     tiled = np.tile(acc.reshape(n, splits, 1, cc // splits, ho, wo), (1, 1, reps, 1, 1, 1))
     v = tiled.reshape(n, width, ho, wo) * vecs["mul"]
     v = v + vecs["add"]
@@ -97,6 +120,11 @@ def function_body() -> onnx.FunctionProto:
         return helper.make_node("Constant", [], [name], value=helper.make_tensor(name, i64, [len(values)], values))
 
     conv = helper.make_node("BinaryConv", ["Xb", "W", "ones"], ["acc"], domain=DOMAIN)
+    pool = helper.make_node("AveragePool", ["residual"], ["res_pooled"])  # (1, 1): the identity
+    for name in ("kernel_shape", "strides"):
+        ref = onnx.AttributeProto()
+        ref.name, ref.ref_attr_name, ref.type = name, "residual_pool", A.INTS
+        pool.attribute.append(ref)
     conv.attribute.extend(attr_ref(k, binary_conv.ATTRIBUTES[k].type) for k in _CONV_ATTRS)
     nodes = [
         ints("chan_shape", [1, -1, 1, 1]), ints("slope_shape", [-1, 1, 1]),
@@ -124,12 +152,13 @@ def function_body() -> onnx.FunctionProto:
         helper.make_node("Reshape", ["add", "chan_shape"], ["add4"]),
         helper.make_node("Mul", ["tiled", "mul4"], ["scaled"]),
         helper.make_node("Add", ["scaled", "add4"], ["affine"]),
-        # residual tiled along channels to the output's width
+        # residual pooled, then tiled along channels to the output's width
         helper.make_node("Shape", ["affine"], ["y_c"], start=1, end=2),
-        helper.make_node("Shape", ["residual"], ["r_c"], start=1, end=2),
+        pool,
+        helper.make_node("Shape", ["res_pooled"], ["r_c"], start=1, end=2),
         helper.make_node("Div", ["y_c", "r_c"], ["r_tiles"]),
         helper.make_node("Concat", ["k1", "r_tiles", "k1", "k1"], ["res_reps"], axis=0),
-        helper.make_node("Tile", ["residual", "res_reps"], ["res_tiled"]),
+        helper.make_node("Tile", ["res_pooled", "res_reps"], ["res_tiled"]),
         helper.make_node("Reshape", ["pre", "chan_shape"], ["pre4"]),
         helper.make_node("Reshape", ["post", "chan_shape"], ["post4"]),
         helper.make_node("Reshape", ["slope", "slope_shape"], ["slope3"]),

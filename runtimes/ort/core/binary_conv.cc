@@ -79,6 +79,40 @@ void correct_zero_padding(const ConvShape& s, const PackedWeights& w, int64_t f0
   }
 }
 
+// The pooled residual rows of one tile (see OutputTransform): row r * nl + l of buf (64 floats)
+// holds output pixels [f0, f0 + npix) of lane l, copy r.
+void pool_residual_rows(const ConvShape& s, const OutputTransform& t, const TileOut& o, int64_t n,
+                        int64_t f0, float* buf) {
+  const int64_t kh = t.pool_h, kw = t.pool_w, hr = t.residual_h, wr = t.residual_w;
+  const float area = static_cast<float>(kh * kw);
+  for (int64_t r = 0; r < o.repeats; ++r) {
+    for (int64_t l = 0; l < o.nl; ++l) {
+      const int64_t c = tile_channel(o, r, l) % o.res_channels;
+      const float* plane = t.residual + (n * o.res_channels + c) * hr * wr;
+      float* out = buf + (r * o.nl + l) * 64;
+      for (int64_t p = 0; p < o.npix;) {  // one output-row segment at a time
+        const int64_t yo = (f0 + p) / s.wo, xo = (f0 + p) % s.wo;
+        const int64_t seg = std::min(o.npix - p, s.wo - xo);
+        const float* a = plane + yo * kh * wr + xo * kw;
+        if (kh == 2 && kw == 2) {  // ReActNet's AvgPool2d(2): written out so it vectorizes
+          const float* b = a + wr;
+          for (int64_t q = 0; q < seg; ++q)
+            out[p + q] = (((a[2 * q] + a[2 * q + 1]) + b[2 * q]) + b[2 * q + 1]) / area;
+        } else {
+          for (int64_t q = 0; q < seg; ++q) {
+            const float* w = a + q * kw;
+            float sum = w[0];
+            for (int64_t dy = 0; dy < kh; ++dy)
+              for (int64_t dx = dy == 0 ? 1 : 0; dx < kw; ++dx) sum = sum + w[dy * wr + dx];
+            out[p + q] = sum / area;
+          }
+        }
+        p += seg;
+      }
+    }
+  }
+}
+
 // One GEMM tile: output pixels [f0, f0 + npix) (npix <= 64) of image n's flattened plane x the
 // 64-channel chunk occ of group g; then the exact accumulator and the output transform.
 void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int64_t npix) {
@@ -132,7 +166,14 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
     o.res_channels = t.residual_channels ? t.residual_channels : s.cout * t.repeats;
     o.y = J.y + n * s.cout * t.repeats * o.plane + f0;
     o.res = t.residual ? t.residual + n * o.res_channels * o.plane + f0 : nullptr;
+    o.res_by_row = false;
     o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
+    if (t.residual && t.pooled()) {
+      thread_local std::vector<float> pooled;  // this worker's rows, reused across tiles
+      pooled.resize(size_t(t.repeats * nl * 64));
+      pool_residual_rows(s, t, o, n, f0, pooled.data());
+      o.res = pooled.data(), o.res_by_row = true;
+    }
     J.k->write_tile(o);
   }
 }
@@ -187,6 +228,9 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
       (t.residual_channels && cy % t.residual_channels))
     throw std::invalid_argument("OutputTransform: splits must divide cout and residual_channels "
                                 "cout * repeats");
+  if (t.pooled() && (t.pool_h < 1 || t.pool_w < 1 || t.residual_h / t.pool_h != s.ho ||
+                     t.residual_w / t.pool_w != s.wo))
+    throw std::invalid_argument("OutputTransform: the pooled residual must have the output's size");
   run(s, x, threshold, w, k, &t, y, nullptr, par);
 }
 

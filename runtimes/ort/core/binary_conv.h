@@ -30,6 +30,9 @@ namespace rep_deploy::core {
 // -ffp-contract=off, so no fused multiply-add):
 //     v = float(acc[oc]) * mul[j];   if add: v = v + add[j];
 //     if residual: v = v + residual[n, j mod residual_channels, pixel]
+// where, with pool_h x pool_w other than 1 x 1, the residual (residual_h x residual_w per plane) is
+// first average-pooled, window = stride = pool_h x pool_w: the window's values summed in row-major
+// order starting from the first, then divided by pool_h * pool_w (ReActNet's AvgPool2d(2) shortcut)
 //     if rprelu (pre, slope, post all set):  u = v + pre[j];  u = u >= 0 ? u : u * slope[j];
 //                                            v = u + post[j]
 // BinaryConv is repeats = 1, mul = scale, nothing else: numpy's acc.astype(f32) * scale.
@@ -45,6 +48,9 @@ struct OutputTransform {
   int64_t repeats = 1;
   int64_t splits = 1;             // divides cout (BinaryConvBlock's channel-doubling pair: 2)
   int64_t residual_channels = 0;  // divides cout * repeats; 0: cout * repeats (no tiling)
+  int64_t pool_h = 1, pool_w = 1;  // residual average pool (1 x 1: none)
+  int64_t residual_h = 0, residual_w = 0;  // the residual's plane when pooled (floor-divides to Ho, Wo)
+  bool pooled() const { return pool_h != 1 || pool_w != 1; }
   bool rprelu() const { return pre != nullptr; }
 };
 

@@ -64,7 +64,8 @@ struct TileOut {
   int64_t res_channels;  // residual channels (divides cout * repeats; the residual is tiled)
   int64_t plane;       // floats between consecutive output channels (Ho * Wo)
   float* y;            // output channel 0 of this image, at the tile's first pixel
-  const float* res;    // residual, same layout as y, or null
+  const float* res;    // residual, same layout as y (or, res_by_row, [repeats * nl][64]), or null
+  bool res_by_row;     // res holds row r * nl + l of the tile at res + (r * nl + l) * 64
   const float* mul;    // [cout * repeats]
   const float* add;    // [cout * repeats] or null
   const float* pre;    // [cout * repeats] or null (RPReLU: pre, slope and post)
@@ -72,6 +73,12 @@ struct TileOut {
   const float* post;
 };
 using WriteTileFn = void (*)(const TileOut& t);
+
+// The residual row of lane l, copy r, output channel j (null without a residual).
+static inline const float* tile_residual(const TileOut& t, int64_t r, int64_t l, int64_t j) {
+  if (!t.res) return nullptr;
+  return t.res_by_row ? t.res + (r * t.nl + l) * 64 : t.res + j % t.res_channels * t.plane;
+}
 
 // Output channel of accumulator lane l, copy r (static: every ISA file gets its own copy).
 static inline int64_t tile_channel(const TileOut& t, int64_t r, int64_t l) {

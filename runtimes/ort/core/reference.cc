@@ -1,5 +1,7 @@
 #include "reference.h"
 
+#include <vector>
+
 namespace rep_deploy::core {
 
 void reference_accumulator(const ConvShape& s, const float* x, const float* threshold,
@@ -43,7 +45,23 @@ void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransf
       const int64_t oc = j / (m * t.repeats) * m + j % m;  // j = split*m*repeats + r*m + i
       const int32_t* src = acc + (n * s.cout + oc) * plane;
       const int64_t base = (n * cy + j) * plane;
-      const float* res = t.residual ? t.residual + (n * cr + j % cr) * plane : nullptr;
+      const float* res = t.residual && !t.pooled() ? t.residual + (n * cr + j % cr) * plane : nullptr;
+      std::vector<float> pooled;  // the spec's order: window summed row-major from its first value
+      if (t.residual && t.pooled()) {
+        const float* src = t.residual + (n * cr + j % cr) * t.residual_h * t.residual_w;
+        pooled.resize(size_t(plane));
+        for (int64_t yo = 0; yo < s.ho; ++yo)
+          for (int64_t xo = 0; xo < s.wo; ++xo) {
+            float sum = 0.0f;
+            for (int64_t dy = 0; dy < t.pool_h; ++dy)
+              for (int64_t dx = 0; dx < t.pool_w; ++dx) {
+                const float v = src[(yo * t.pool_h + dy) * t.residual_w + xo * t.pool_w + dx];
+                sum = dy == 0 && dx == 0 ? v : sum + v;
+              }
+            pooled[size_t(yo * s.wo + xo)] = sum / static_cast<float>(t.pool_h * t.pool_w);
+          }
+        res = pooled.data();
+      }
       for (int64_t p = 0; p < plane; ++p) {
         float v = static_cast<float>(src[p]) * t.mul[j];
         if (t.add) v = v + t.add[j];

@@ -21,7 +21,7 @@ void write_tile_portable(const TileOut& t) {
         for (int64_t p = 0; p < t.npix; ++p) y[p] = static_cast<float>(a[p]) * m + b;
         continue;
       }
-      const float* res = t.res + j % t.res_channels * t.plane;
+      const float* res = tile_residual(t, r, l, j);
       if (!t.pre) {
         for (int64_t p = 0; p < t.npix; ++p) y[p] = (static_cast<float>(a[p]) * m + b) + res[p];
         continue;

@@ -74,6 +74,9 @@ class BinaryConvKernel {
       splits_ = attr_int(info, "splits", 1);
       if (splits_ < 1)
         throw OrtError(what_ + ": splits must be >= 1, got " + std::to_string(splits_));
+      pool_ = ints_of_length(info, "residual_pool", 2, {1, 1}, what_);
+      if (pool_[0] < 1 || pool_[1] < 1)
+        throw OrtError(what_ + ": residual_pool must be positive, got " + shape_str(pool_));
     }
     // The kernel path is fixed per kernel object: REP_DEPLOY_KERNEL is read at session creation.
     const std::string ke = core::select_kernel_from_env(&path_);
@@ -120,17 +123,21 @@ class BinaryConvKernel {
     const std::vector<int64_t> y_shape{s.n, cy, s.ho, s.wo};
     if (residual_index) {
       // BinaryConvBlock tiles a residual whose channel count divides the output's
+      // BinaryConvBlock tiles a residual whose channel count divides the output's, and pools it
       const Tensor r = input(ctx, residual_index);
-      const bool tiled = variant_ == Variant::kBlock && r.shape.size() == 4 && r.shape[1] > 0 &&
-                         cy % r.shape[1] == 0 && r.shape[0] == s.n && r.shape[2] == s.ho &&
-                         r.shape[3] == s.wo;
-      if (!r.value || r.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || (r.shape != y_shape && !tiled))
+      const bool block = variant_ == Variant::kBlock;
+      const bool fits = r.shape.size() == 4 && r.shape[0] == s.n && r.shape[1] > 0 &&
+                        (block ? cy % r.shape[1] == 0 : r.shape[1] == cy) &&
+                        r.shape[2] / pool_[0] == s.ho && r.shape[3] / pool_[1] == s.wo;
+      if (!r.value || r.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || !fits)
         throw OrtError(what_ + ": residual must be float32 of the output shape " +
                        shape_str(y_shape) +
-                       (variant_ == Variant::kBlock ? " (or with a channel count dividing it)" : "") +
+                       (block ? " (or with a channel count dividing it)" : "") +
+                       (pool_[0] * pool_[1] > 1 ? " times the residual_pool window " + shape_str(pool_) : "") +
                        ", got " + type_name(r.type) + " " + shape_str(r.shape));
       t.residual = static_cast<const float*>(r.data);
       t.residual_channels = r.shape[1];
+      t.pool_h = pool_[0], t.pool_w = pool_[1], t.residual_h = r.shape[2], t.residual_w = r.shape[3];
     }
     const Tensor y = output(ctx, 0, y_shape);
     if (s.n == 0) return;
@@ -232,6 +239,7 @@ class BinaryConvKernel {
   core::ConvAttrs attrs_;
   int64_t repeats_ = 1;
   int64_t splits_ = 1;
+  std::vector<int64_t> pool_{1, 1};  // residual_pool (BinaryConvBlock)
   core::Kernel path_{};
   bool w_const_ = false;
   std::vector<uint8_t> w_bytes_;

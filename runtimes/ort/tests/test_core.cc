@@ -186,16 +186,29 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
   fused.repeats = repeats;
   OutputTransform block = fused;
   block.pre = pre.data(), block.slope = slope.data(), block.post = post.data();
+  // the block's options are drawn from a side generator, so the main stream (and with it the
+  // shapes of the cases that follow) is the same as without them
+  std::mt19937_64 side(uint64_t(s.n * 1000003 + s.cin * 10007 + s.cout * 101 + s.h));
   // the channel-doubling pair form: accumulator splits and a residual tiled along channels
   // (random divisors of cout and of cout * repeats; 1 leaves the plain block)
   const auto divisor = [&](int64_t v) {
     std::vector<int64_t> d;
     for (int64_t i = 1; i <= v && i <= 4; ++i)
       if (v % i == 0) d.push_back(i);
-    return d[size_t(rng() % d.size())];
+    return d[size_t(side() % d.size())];
   };
   block.splits = divisor(s.cout);
   block.residual_channels = s.cout * repeats / divisor(s.cout * repeats);
+  // every other case: the residual average-pooled inside the op (ReActNet's downsampling shortcut)
+  std::vector<float> big_residual;
+  if (side() % 2) {
+    block.pool_h = 1 + int64_t(side() % 3), block.pool_w = 1 + int64_t(side() % 2);
+    block.residual_h = s.ho * block.pool_h + (block.pool_h > 1 ? int64_t(side() % 2) : 0);
+    block.residual_w = s.wo * block.pool_w + (block.pool_w > 1 ? int64_t(side() % 2) : 0);
+    big_residual.resize(size_t(s.n * block.residual_channels * block.residual_h * block.residual_w));
+    for (float& v : big_residual) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
+    block.residual = big_residual.data();
+  }
   std::vector<float> want_plain(want_acc.size()), want_fused(ysize), want_block(ysize);
   reference_output(s, want_acc.data(), plain, want_plain.data());
   reference_output(s, want_acc.data(), fused, want_fused.data());
@@ -229,8 +242,9 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
     bad = 0;
     for (size_t i = 0; i < yb.size(); ++i) bad += !same_bits(yb[i], want_block[i]);
     CHECK(bad == 0, "[%s] block output (threshold + RPReLU, repeats=%lld, splits=%lld, residual "
-          "channels=%lld): %zu differ; %s", k.name, (long long)repeats, (long long)block.splits,
-          (long long)block.residual_channels, bad, desc.c_str());
+          "channels=%lld, pool %lldx%lld): %zu differ; %s", k.name, (long long)repeats,
+          (long long)block.splits, (long long)block.residual_channels, (long long)block.pool_h,
+          (long long)block.pool_w, bad, desc.c_str());
   }
 }
 
