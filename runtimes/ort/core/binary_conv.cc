@@ -24,6 +24,7 @@ struct Job {
   uint64_t* xp;          // packed activations (this call's buffer)
   const int64_t* koff;   // [kwords]
   const OutputTransform* t;
+  const int64_t* chan;   // channel map of the output transform (TileOut::chan)
   float* y;              // output, or
   int32_t* acc_out;      // raw accumulators (tests)
   int64_t oc_chunks, pix_chunks;
@@ -79,6 +80,10 @@ void correct_zero_padding(const ConvShape& s, const PackedWeights& w, int64_t f0
   }
 }
 
+int64_t res_channels(const ConvShape& s, const OutputTransform& t) {
+  return t.residual_channels ? t.residual_channels : s.cout * t.repeats;
+}
+
 // The pooled residual rows of one tile (see OutputTransform): row r * nl + l of buf (64 floats)
 // holds output pixels [f0, f0 + npix) of lane l, copy r.
 void pool_residual_rows(const ConvShape& s, const OutputTransform& t, const TileOut& o, int64_t n,
@@ -87,8 +92,8 @@ void pool_residual_rows(const ConvShape& s, const OutputTransform& t, const Tile
   const float area = static_cast<float>(kh * kw);
   for (int64_t r = 0; r < o.repeats; ++r) {
     for (int64_t l = 0; l < o.nl; ++l) {
-      const int64_t c = tile_channel(o, r, l) % o.res_channels;
-      const float* plane = t.residual + (n * o.res_channels + c) * hr * wr;
+      const int64_t c = o.chan[((o.oc0 + l) * o.repeats + r) * 2 + 1];
+      const float* plane = t.residual + (n * res_channels(s, t) + c) * hr * wr;
       float* out = buf + (r * o.nl + l) * 64;
       for (int64_t p = 0; p < o.npix;) {  // one output-row segment at a time
         const int64_t yo = (f0 + p) / s.wo, xo = (f0 + p) % s.wo;
@@ -161,11 +166,10 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
     const OutputTransform& t = *J.t;
     TileOut o;
     o.acc = acc, o.nl = nl, o.npix = npix;
-    o.oc0 = oc0, o.cout = s.cout, o.repeats = t.repeats, o.split = s.cout / t.splits;
+    o.oc0 = oc0, o.cout = s.cout, o.repeats = t.repeats, o.chan = J.chan;
     o.plane = s.ho * s.wo;
-    o.res_channels = t.residual_channels ? t.residual_channels : s.cout * t.repeats;
     o.y = J.y + n * s.cout * t.repeats * o.plane + f0;
-    o.res = t.residual ? t.residual + n * o.res_channels * o.plane + f0 : nullptr;
+    o.res = t.residual ? t.residual + n * res_channels(s, t) * o.plane + f0 : nullptr;
     o.res_by_row = false;
     o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
     if (t.residual && t.pooled()) {
@@ -203,7 +207,19 @@ void run(const ConvShape& s, const float* x, const float* threshold, const Packe
     for (int64_t j = 0; j < s.a.kw; ++j)
       for (int64_t q = 0; q < s.cw; ++q)
         koff[size_t((i * s.a.kw + j) * s.cw + q)] = (i * s.a.dh * s.wp + j * s.a.dw) * words + q;
-  Job job{&s, &w, &k, x, threshold, nullptr, nullptr, koff.data(), t, y, acc_out,
+  // output and residual channel of every (accumulator channel, copy): j = split*m*R + r*m + i
+  std::vector<int64_t> chan;
+  if (t) {
+    const int64_t m = s.cout / t->splits, cr = res_channels(s, *t);
+    chan.resize(size_t(s.cout * t->repeats * 2));
+    for (int64_t oc = 0; oc < s.cout; ++oc)
+      for (int64_t r = 0; r < t->repeats; ++r) {
+        const int64_t j = oc / m * m * t->repeats + r * m + oc % m;
+        chan[size_t((oc * t->repeats + r) * 2)] = j;
+        chan[size_t((oc * t->repeats + r) * 2 + 1)] = j % cr;
+      }
+  }
+  Job job{&s, &w, &k, x, threshold, nullptr, nullptr, koff.data(), t, chan.data(), y, acc_out,
           (s.nocb() + kOcbPerTask - 1) / kOcbPerTask, (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask,
           0};
   WordBuffer planes(sign_plane_words(s));

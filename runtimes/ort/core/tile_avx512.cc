@@ -71,7 +71,7 @@ void write_tile_avx512(const TileOut& t) {
       const int64_t j = tile_channel(t, r, l);
       const int32_t* a = t.acc + l * 64;
       float* y = t.y + j * t.plane;
-      const float* res = tile_residual(t, r, l, j);
+      const float* res = tile_residual(t, r, l);
       const __m512 m = _mm512_set1_ps(t.mul[j]);
       const __m512 b = _mm512_set1_ps(t.add ? t.add[j] : 0.0f);
       const __m512 pre = _mm512_set1_ps(t.pre ? t.pre[j] : 0.0f);

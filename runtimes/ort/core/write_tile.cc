@@ -21,7 +21,7 @@ void write_tile_portable(const TileOut& t) {
         for (int64_t p = 0; p < t.npix; ++p) y[p] = static_cast<float>(a[p]) * m + b;
         continue;
       }
-      const float* res = tile_residual(t, r, l, j);
+      const float* res = tile_residual(t, r, l);
       if (!t.pre) {
         for (int64_t p = 0; p < t.npix; ++p) y[p] = (static_cast<float>(a[p]) * m + b) + res[p];
         continue;
