@@ -99,7 +99,33 @@ def _check_block(inplanes: int, planes: int, stride: int) -> None:
         raise ValueError(f"ReActNet-A blocks have stride 1 or 2, got {stride}")
 
 
-class BasicBlock(nn.Module):
+class _TwoStageBlock(nn.Module):
+    """What ReActNet-A's block variants share: the 3x3 stage's modules and the final RPReLU.
+
+    Modules are registered in checkpoint order (``move11 .. move21``, the pointwise stage's own,
+    then ``move22 .. move23``), so the helpers are called at the right points of ``__init__``.
+    """
+
+    def _stage1(self, inplanes: int, planes: int, stride: int, shortcut: tuple[str, nn.Module]) -> None:
+        _check_block(inplanes, planes, stride)
+        self.inplanes, self.planes, self.stride = inplanes, planes, stride
+        self.move11 = LearnableBias(inplanes)
+        self.binary_activation = BinaryActivation()
+        self.binary_3x3 = ScaledBinaryConv2d(inplanes, inplanes, 3, stride=stride, padding=1)
+        self.bn1 = nn.BatchNorm2d(inplanes)
+        self.add_module(*shortcut)
+        self.move12 = LearnableBias(inplanes)
+        self.prelu1 = nn.PReLU(inplanes)
+        self.move13 = LearnableBias(inplanes)
+        self.move21 = LearnableBias(inplanes)
+
+    def _stage2_activation(self, planes: int) -> None:
+        self.move22 = LearnableBias(planes)
+        self.prelu2 = nn.PReLU(planes)
+        self.move23 = LearnableBias(planes)
+
+
+class BasicBlock(_TwoStageBlock):
     """ReActNet-A block: a 3x3 binary stage and a 1x1 binary stage, each with a shortcut and RPReLU.
 
     ``x -> [move11, sign, binary_3x3 (stride s), bn1] + pool(x) -> RPReLU (move12, prelu1, move13)
@@ -116,18 +142,9 @@ class BasicBlock(nn.Module):
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
-        _check_block(inplanes, planes, stride)
-        self.inplanes, self.planes, self.stride = inplanes, planes, stride
-        self.move11 = LearnableBias(inplanes)
-        self.binary_activation = BinaryActivation()
-        self.binary_3x3 = ScaledBinaryConv2d(inplanes, inplanes, 3, stride=stride, padding=1)
-        self.bn1 = nn.BatchNorm2d(inplanes)
         # The shortcut of the 3x3 stage; parameter-free, so it adds no checkpoint keys.
-        self.pooling = nn.AvgPool2d(2, 2) if stride == 2 else nn.Identity()
-        self.move12 = LearnableBias(inplanes)
-        self.prelu1 = nn.PReLU(inplanes)
-        self.move13 = LearnableBias(inplanes)
-        self.move21 = LearnableBias(inplanes)
+        self._stage1(inplanes, planes, stride,
+                     ("pooling", nn.AvgPool2d(2, 2) if stride == 2 else nn.Identity()))
         if inplanes == planes:
             self.binary_pw = ScaledBinaryConv2d(inplanes, planes, 1)
             self.bn2 = nn.BatchNorm2d(planes)
@@ -136,9 +153,7 @@ class BasicBlock(nn.Module):
             self.binary_pw_down2 = ScaledBinaryConv2d(inplanes, inplanes, 1)
             self.bn2_1 = nn.BatchNorm2d(inplanes)
             self.bn2_2 = nn.BatchNorm2d(inplanes)
-        self.move22 = LearnableBias(planes)
-        self.prelu2 = nn.PReLU(planes)
-        self.move23 = LearnableBias(planes)
+        self._stage2_activation(planes)
 
     def forward(self, x: Tensor) -> Tensor:
         out1 = self.bn1(self.binary_3x3(self.binary_activation(self.move11(x))))
@@ -155,7 +170,7 @@ class BasicBlock(nn.Module):
         return self.move23(self.prelu2(self.move22(out2)))
 
 
-class ElasticBlock(nn.Module):
+class ElasticBlock(_TwoStageBlock):
     """ReActNet-A block with every binary-conv shortcut replaced by an Elastic-Link (module doc).
 
     Names follow :class:`BasicBlock` where the role is the same; ``link1`` / ``link2`` are the ELs,
@@ -164,23 +179,11 @@ class ElasticBlock(nn.Module):
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
-        _check_block(inplanes, planes, stride)
-        self.inplanes, self.planes, self.stride = inplanes, planes, stride
-        self.move11 = LearnableBias(inplanes)
-        self.binary_activation = BinaryActivation()
-        self.binary_3x3 = ScaledBinaryConv2d(inplanes, inplanes, 3, stride=stride, padding=1)
-        self.bn1 = nn.BatchNorm2d(inplanes)
-        self.link1 = ElasticLink(inplanes, inplanes, stride=stride)
-        self.move12 = LearnableBias(inplanes)
-        self.prelu1 = nn.PReLU(inplanes)
-        self.move13 = LearnableBias(inplanes)
-        self.move21 = LearnableBias(inplanes)
+        self._stage1(inplanes, planes, stride, ("link1", ElasticLink(inplanes, inplanes, stride=stride)))
         self.binary_pw = ScaledBinaryConv2d(inplanes, planes, 1)
         self.bn2 = nn.BatchNorm2d(planes)
         self.link2 = ElasticLink(inplanes, planes)  # Expand (tile x2) when the channels double
-        self.move22 = LearnableBias(planes)
-        self.prelu2 = nn.PReLU(planes)
-        self.move23 = LearnableBias(planes)
+        self._stage2_activation(planes)
 
     def forward(self, x: Tensor) -> Tensor:
         out1 = self.bn1(self.binary_3x3(self.binary_activation(self.move11(x)))) + self.link1(x)

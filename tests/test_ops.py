@@ -157,6 +157,13 @@ def test_every_op_has_a_checked_function_body() -> None:
         "BinaryConv", "Repeat", "BinaryConvFused"}
 
 
+def _block_params(c: int, width: int) -> tuple[np.ndarray, ...]:
+    """Random BinaryConvBlock vectors: threshold (c,), then mul, add, pre, slope, post (width,)."""
+    vec = lambda: RNG.standard_normal(width).astype(np.float32)  # noqa: E731
+    threshold = (RNG.standard_normal(c) * 0.5).astype(np.float32)
+    return threshold, vec(), vec(), vec(), RNG.random(width).astype(np.float32), vec()
+
+
 @pytest.mark.parametrize("repeats,pad_value", [(1, 0), (4, 0), (4, -1)])
 def test_block_reference_and_body(repeats: int, pad_value: int) -> None:
     from rep_deploy.ops import binary_conv_block as block
@@ -164,10 +171,7 @@ def test_block_reference_and_body(repeats: int, pad_value: int) -> None:
     n, c, cc = 2, 11, 3
     x, _, wp = _random_case(n, c, 5, 6, cc, 3, 1)
     width = cc * repeats
-    vec = lambda: RNG.standard_normal(width).astype(np.float32)  # noqa: E731
-    threshold = (RNG.standard_normal(c) * 0.5).astype(np.float32)
-    mul, add, pre, post = vec(), vec(), vec(), vec()
-    slope = RNG.random(width).astype(np.float32)
+    threshold, mul, add, pre, slope, post = _block_params(c, width)
     res = RNG.standard_normal((n, width, 5, 6)).astype(np.float32)
     attrs = dict(kernel_shape=[3, 3], pads=[1] * 4, repeats=repeats, pad_value=pad_value)
     ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, **attrs)
@@ -195,10 +199,7 @@ def test_block_splits_and_tiled_residual(splits: int, repeats: int, res_tiles: i
     n, c, m = 2, 10, 3  # m accumulator channels per part
     x, wt, wp = _random_case(n, c, 4, 5, splits * m, 1, 1)
     width = splits * m * repeats
-    vec = lambda: RNG.standard_normal(width).astype(np.float32)  # noqa: E731
-    threshold = (RNG.standard_normal(c) * 0.5).astype(np.float32)
-    mul, add, pre, post = vec(), vec(), vec(), vec()
-    slope = RNG.random(width).astype(np.float32)
+    threshold, mul, add, pre, slope, post = _block_params(c, width)
     res = RNG.standard_normal((n, width // res_tiles, 4, 5)).astype(np.float32)
     attrs = dict(kernel_shape=[1, 1], repeats=repeats, splits=splits)
     ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, **attrs)
@@ -245,9 +246,7 @@ def test_block_residual_pool(pool: tuple[int, int], extra: tuple[int, int], res_
                  residual_pool=list(pool))
     ho, wo = 4, 3
     width = cc * repeats
-    vec = lambda: RNG.standard_normal(width).astype(np.float32)  # noqa: E731
-    threshold = np.zeros(c, np.float32)
-    mul, add, pre, post, slope = vec(), vec(), vec(), vec(), RNG.random(width).astype(np.float32)
+    threshold, mul, add, pre, slope, post = _block_params(c, width)
     res = RNG.standard_normal((n, width // res_tiles, ho * pool[0] + extra[0],
                                wo * pool[1] + extra[1])).astype(np.float32)
     ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, **attrs)
@@ -263,4 +262,28 @@ def test_block_residual_pool(pool: tuple[int, int], extra: tuple[int, int], res_
     y_ort, y_ref = _run_both(_model(node, x, ref.shape, inits), x)
     # the bodies use AveragePool, whose summation order the ONNX spec leaves open
     np.testing.assert_allclose(y_ref, ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("tiles", [2, 3])
+def test_block_input_tiles(tiles: int) -> None:
+    """``input_tiles``: X is tiled along channels before the threshold sign (a RepBNN stem's Repeat)."""
+    from rep_deploy.ops import binary_conv_block as block
+
+    n, cx, cc = 2, 5, 4
+    x = RNG.standard_normal((n, cx, 6, 5)).astype(np.float32)
+    _, _, wp = _random_case(n, cx * tiles, 6, 5, cc, 3, 1)
+    threshold, mul, add, pre, slope, post = _block_params(cx * tiles, cc)
+    res = RNG.standard_normal((n, cc, 6, 5)).astype(np.float32)
+    attrs = dict(kernel_shape=[3, 3], pads=[1] * 4)
+    ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, input_tiles=tiles, **attrs)
+    tiled = block.reference(np.tile(x, (1, tiles, 1, 1)), wp, threshold, mul, add, res, pre, slope,
+                            post, **attrs)
+    np.testing.assert_array_equal(ref, tiled)
+    inits = [("W", wp), ("threshold", threshold), ("mul", mul), ("add", add), ("res", res),
+             ("pre", pre), ("slope", slope), ("post", post)]
+    node = ops.make_node("BinaryConvBlock", ["X", "W", "threshold", "mul", "add", "res", "pre",
+                                             "slope", "post"], ["Y"], input_tiles=tiles, **attrs)
+    y_ort, y_ref = _run_both(_model(node, x, ref.shape, inits), x)
+    np.testing.assert_array_equal(y_ref, ref)
     np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)

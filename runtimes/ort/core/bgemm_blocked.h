@@ -26,6 +26,102 @@
 
 namespace rep_deploy::core::REP_DEPLOY_ISA_NS {
 
+// The two popcount accumulator policies of the x86 paths without a vector popcount instruction,
+// written once over SIMD traits S (bgemm_avx2.cc, bgemm_avx512.cc). S provides: Vec, kLanes, load,
+// bcast, vxor, vand, zero(), add_u8, add_u64, shl3_u64 (x << 3 per 64-bit lane), popcount_bytes,
+// sum_bytes (per-lane sum of its 8 bytes), csa(carry, sum, a, b, c) (a carry-save adder, the
+// ISA's cheapest form) and store_counts(dst, total) (the low 32 bits of each lane to dst[lane]).
+//
+// HarleySeal: XOR results are summed with a Harley-Seal carry-save tree, so 8 inputs cost 7 CSAs
+// plus ONE nibble-lookup popcount (of the "eights" vector) instead of 8. Invariant per lane:
+//     count = 8*E + 4*pop(fours) + 2*pop(twos) + pop(ones) + D
+// where E counts the bits of all "eights" vectors so far and D the tail inputs counted directly.
+template <class S>
+struct HarleySeal {
+  using Vec = typename S::Vec;
+  static constexpr int kLanes = S::kLanes;
+  static Vec load(const uint64_t* p) { return S::load(p); }
+  static Vec bcast(const uint64_t* p) { return S::bcast(p); }
+  static Vec vxor(Vec a, Vec b) { return S::vxor(a, b); }
+
+  Vec ones, twos, fours;
+  Vec eights;  // per-byte popcounts of the "eights" vectors since the last flush (<= 31 * 8)
+  Vec e64;     // E, per lane, flushed from `eights`
+  Vec direct;  // D, per lane
+
+  void zero() { ones = twos = fours = eights = e64 = direct = S::zero(); }
+  void add8(const Vec* in) {
+    Vec twos_a, twos_b, fours_a, fours_b, e;
+    S::csa(twos_a, ones, ones, in[0], in[1]);
+    S::csa(twos_b, ones, ones, in[2], in[3]);
+    S::csa(fours_a, twos, twos, twos_a, twos_b);
+    S::csa(twos_a, ones, ones, in[4], in[5]);
+    S::csa(twos_b, ones, ones, in[6], in[7]);
+    S::csa(fours_b, twos, twos, twos_a, twos_b);
+    S::csa(e, fours, fours, fours_a, fours_b);
+    eights = S::add_u8(eights, S::popcount_bytes(e));
+  }
+  // Half adder into the `fours` level: its carry has weight 8 and joins `eights`.
+  void add_fours(Vec f) {
+    eights = S::add_u8(eights, S::popcount_bytes(S::vand(fours, f)));
+    fours = S::vxor(fours, f);
+  }
+  void add4(const Vec* in) {  // the first half of add8, then the fours half adder
+    Vec twos_a, twos_b, fours_a;
+    S::csa(twos_a, ones, ones, in[0], in[1]);
+    S::csa(twos_b, ones, ones, in[2], in[3]);
+    S::csa(fours_a, twos, twos, twos_a, twos_b);
+    add_fours(fours_a);
+  }
+  void add2(const Vec* in) {  // one CSA, then half adders up the levels
+    Vec twos_a;
+    S::csa(twos_a, ones, ones, in[0], in[1]);
+    const Vec fours_a = S::vand(twos, twos_a);
+    twos = S::vxor(twos, twos_a);
+    add_fours(fours_a);
+  }
+  void add1(Vec a) { direct = S::add_u64(direct, S::sum_bytes(S::popcount_bytes(a))); }
+  void flush() {
+    e64 = S::add_u64(e64, S::sum_bytes(eights));
+    eights = S::zero();
+  }
+  void store(int32_t* dst) const {
+    Vec r = S::popcount_bytes(fours);  // 4*pop(fours) + 2*pop(twos) + pop(ones) <= 56 per byte
+    r = S::add_u8(r, r);
+    r = S::add_u8(r, S::popcount_bytes(twos));
+    r = S::add_u8(r, r);
+    r = S::add_u8(r, S::popcount_bytes(ones));
+    const Vec e = S::add_u64(e64, S::sum_bytes(eights));
+    S::store_counts(dst, S::add_u64(S::add_u64(S::sum_bytes(r), direct), S::shl3_u64(e)));
+  }
+};
+
+// Direct: for dot products shorter than 8 words (1x1 convs over <= 448 channels) the carry-save
+// state would cost more to set up and reduce than it saves: popcount every word into byte
+// counters (<= 7 * 8 per byte) and reduce once with a byte sum.
+template <class S>
+struct Direct {
+  using Vec = typename S::Vec;
+  static constexpr int kLanes = S::kLanes;
+  static Vec load(const uint64_t* p) { return S::load(p); }
+  static Vec bcast(const uint64_t* p) { return S::bcast(p); }
+  static Vec vxor(Vec a, Vec b) { return S::vxor(a, b); }
+
+  Vec bytes, total;
+  void zero() { bytes = total = S::zero(); }
+  void add1(Vec a) { bytes = S::add_u8(bytes, S::popcount_bytes(a)); }
+  void add2(const Vec* in) { add1(in[0]), add1(in[1]); }
+  void add4(const Vec* in) { add2(in), add2(in + 2); }
+  void add8(const Vec* in) {  // only reached for K >= 8, where the kernels pick HarleySeal
+    add4(in), add4(in + 4), flush();
+  }
+  void flush() {
+    total = S::add_u64(total, S::sum_bytes(bytes));
+    bytes = S::zero();
+  }
+  void store(int32_t* dst) const { S::store_counts(dst, S::add_u64(total, S::sum_bytes(bytes))); }
+};
+
 template <class A, int P, int B>
 inline void bgemm_block(const BgemmTask& t, int64_t p0, int64_t b0) {
   using Vec = typename A::Vec;

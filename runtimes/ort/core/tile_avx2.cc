@@ -1,7 +1,8 @@
 // AVX2 packing and tile epilogue (built with -mavx2; see kernel_api.h for the contracts).
 #include <immintrin.h>
 
-#include "kernel_api.h"
+#define REP_DEPLOY_ISA_NS isa_avx2_tile
+#include "write_tile_simd.h"
 
 namespace rep_deploy::core {
 
@@ -65,46 +66,29 @@ void finish_tile_avx2(const int32_t* cnt, int64_t stride, int64_t npix, int64_t 
 
 namespace rep_deploy::core {
 
-// 8 pixels per step; the tail of npix % 8 pixels goes through a small stack buffer so that nothing
-// past npix is read or written. The RPReLU select is a compare (_CMP_GE_OQ: false for NaN, so NaN
-// takes the u * slope lane, as numpy's where) and a blend.
-void write_tile_avx2(const TileOut& t) {
-  const int mode = !t.add ? 0 : !t.res ? 1 : !t.pre ? 2 : 3;
-  const __m256 zero = _mm256_setzero_ps();
-  for (int64_t r = 0; r < t.repeats; ++r) {
-    for (int64_t l = 0; l < t.nl; ++l) {
-      const int64_t j = tile_channel(t, r, l);
-      const int32_t* a = t.acc + l * 64;
-      float* y = t.y + j * t.plane;
-      const float* res = tile_residual(t, r, l);
-      const __m256 m = _mm256_set1_ps(t.mul[j]);
-      const __m256 b = _mm256_set1_ps(t.add ? t.add[j] : 0.0f);
-      const __m256 pre = _mm256_set1_ps(t.pre ? t.pre[j] : 0.0f);
-      const __m256 slope = _mm256_set1_ps(t.pre ? t.slope[j] : 0.0f);
-      const __m256 post = _mm256_set1_ps(t.pre ? t.post[j] : 0.0f);
-      const auto step = [&](const int32_t* ap, const float* rp, float* yp) {
-        __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(ap))), m);
-        if (mode >= 1) v = _mm256_add_ps(v, b);
-        if (mode >= 2) v = _mm256_add_ps(v, _mm256_loadu_ps(rp));
-        if (mode == 3) {
-          const __m256 u = _mm256_add_ps(v, pre);
-          const __m256 ge = _mm256_cmp_ps(u, zero, _CMP_GE_OQ);
-          v = _mm256_add_ps(_mm256_blendv_ps(_mm256_mul_ps(u, slope), u, ge), post);
-        }
-        _mm256_storeu_ps(yp, v);
-      };
-      int64_t p = 0;
-      for (; p + 8 <= t.npix; p += 8) step(a + p, res ? res + p : nullptr, y + p);
-      if (p < t.npix) {
-        const int64_t left = t.npix - p;
-        alignas(32) int32_t ab[8] = {0};
-        alignas(32) float rb[8] = {0}, yb[8];
-        for (int64_t i = 0; i < left; ++i) ab[i] = a[p + i], rb[i] = res ? res[p + i] : 0.0f;
-        step(ab, rb, yb);
-        for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
-      }
-    }
+namespace isa_avx2_tile {
+namespace {
+struct Avx2Floats {
+  using Vec = __m256;
+  static constexpr int kWidth = 8;
+  static Vec set1(float v) { return _mm256_set1_ps(v); }
+  static Vec load(const float* p) { return _mm256_loadu_ps(p); }
+  static Vec load_acc(const int32_t* p) {
+    return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static Vec rprelu(Vec u, Vec slope, Vec post) {
+    const __m256 ge = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);
+    return _mm256_add_ps(_mm256_blendv_ps(_mm256_mul_ps(u, slope), u, ge), post);
+  }
+};
+}  // namespace
+}  // namespace isa_avx2_tile
+
+void write_tile_avx2(const TileOut& t) {
+  isa_avx2_tile::write_tile_simd<isa_avx2_tile::Avx2Floats>(t);
 }
 
 }  // namespace rep_deploy::core

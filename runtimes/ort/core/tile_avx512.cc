@@ -1,7 +1,8 @@
 // AVX-512 (F + BW + VL) packing: see kernel_api.h for the contracts.
 #include <immintrin.h>
 
-#include "kernel_api.h"
+#define REP_DEPLOY_ISA_NS isa_avx512_tile
+#include "write_tile_simd.h"
 
 namespace rep_deploy::core {
 
@@ -61,37 +62,27 @@ void transpose_bits_avx512(const uint64_t* rows, int64_t row_stride, int nc, int
 
 namespace rep_deploy::core {
 
-// 16 pixels per step, the last step masked (no access past npix). The RPReLU select is a compare
-// mask (_CMP_GE_OQ: false for NaN, so NaN takes the u * slope lane, as numpy's where) and a blend.
-void write_tile_avx512(const TileOut& t) {
-  const int mode = !t.add ? 0 : !t.res ? 1 : !t.pre ? 2 : 3;
-  const __m512 zero = _mm512_setzero_ps();
-  for (int64_t r = 0; r < t.repeats; ++r) {
-    for (int64_t l = 0; l < t.nl; ++l) {
-      const int64_t j = tile_channel(t, r, l);
-      const int32_t* a = t.acc + l * 64;
-      float* y = t.y + j * t.plane;
-      const float* res = tile_residual(t, r, l);
-      const __m512 m = _mm512_set1_ps(t.mul[j]);
-      const __m512 b = _mm512_set1_ps(t.add ? t.add[j] : 0.0f);
-      const __m512 pre = _mm512_set1_ps(t.pre ? t.pre[j] : 0.0f);
-      const __m512 slope = _mm512_set1_ps(t.pre ? t.slope[j] : 0.0f);
-      const __m512 post = _mm512_set1_ps(t.pre ? t.post[j] : 0.0f);
-      for (int64_t p = 0; p < t.npix; p += 16) {
-        const int64_t left = t.npix - p;
-        const __mmask16 k = static_cast<__mmask16>(left >= 16 ? 0xFFFFu : (1u << left) - 1u);
-        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(k, a + p)), m);
-        if (mode >= 1) v = _mm512_add_ps(v, b);
-        if (mode >= 2) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(k, res + p));
-        if (mode == 3) {
-          const __m512 u = _mm512_add_ps(v, pre);
-          const __mmask16 ge = _mm512_cmp_ps_mask(u, zero, _CMP_GE_OQ);
-          v = _mm512_add_ps(_mm512_mask_blend_ps(ge, _mm512_mul_ps(u, slope), u), post);
-        }
-        _mm512_mask_storeu_ps(y + p, k, v);
-      }
-    }
+namespace isa_avx512_tile {
+namespace {
+struct Avx512Floats {
+  using Vec = __m512;
+  static constexpr int kWidth = 16;
+  static Vec set1(float v) { return _mm512_set1_ps(v); }
+  static Vec load(const float* p) { return _mm512_loadu_ps(p); }
+  static Vec load_acc(const int32_t* p) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(p)); }
+  static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
+  static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static Vec rprelu(Vec u, Vec slope, Vec post) {
+    const __mmask16 ge = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GE_OQ);
+    return _mm512_add_ps(_mm512_mask_blend_ps(ge, _mm512_mul_ps(u, slope), u), post);
   }
+};
+}  // namespace
+}  // namespace isa_avx512_tile
+
+void write_tile_avx512(const TileOut& t) {
+  isa_avx512_tile::write_tile_simd<isa_avx512_tile::Avx512Floats>(t);
 }
 
 }  // namespace rep_deploy::core

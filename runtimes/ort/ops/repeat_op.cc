@@ -94,18 +94,8 @@ ONNXTensorElementDataType ORT_API_CALL any_type(const OrtCustomOp*, size_t) {
 }  // namespace
 
 const OrtCustomOp* repeat_op() {
-  static const OrtCustomOp def = [] {
-    OrtCustomOp o = make_custom_op_base();
-    o.GetName = name;
-    o.GetInputType = any_type;
-    o.GetInputTypeCount = one_input;
-    o.GetOutputType = any_type;
-    o.CreateKernelV2 = create;
-    o.KernelComputeV2 = compute;
-    o.KernelDestroy = destroy;
-    o.InferOutputShapeFn = infer;
-    return o;
-  }();
+  static const OrtCustomOp def =
+      make_custom_op({name, any_type, one_input, any_type, create, compute, destroy, infer});
   return &def;
 }
 
