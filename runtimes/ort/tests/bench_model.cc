@@ -19,7 +19,8 @@ using namespace rep_deploy::core;
 namespace {
 
 struct Layer {
-  int64_t cin, cout, hw, k, stride, repeats, count;
+  int64_t cin, cout, hw, k, stride, repeats;
+  int64_t count;  // convs in the op: 2 for the channel-doubling pair (one op, splits = 2)
 };
 
 // ReActNet-A's blocks: (C in, C out, input size, stride). Base model: BinaryConvBlock Cin -> Cout
@@ -40,7 +41,7 @@ std::vector<Layer> layers(bool rep) {
     if (b.o == b.c) {
       v.push_back({cin, cout, ho, 1, 1, r, 1});
     } else {
-      v.push_back({cin, cout, ho, 1, 1, r, 2});  // two convs, concatenated
+      v.push_back({cin, cout, ho, 1, 1, r, 2});  // two convs, concatenated: one op, splits = 2
     }
   }
   return v;
@@ -88,10 +89,15 @@ int main(int argc, char** argv) {
     a.kh = a.kw = l.k;
     a.sh = a.sw = l.stride;
     a.pt = a.pl = a.pb = a.pr = l.k / 2;
+    // as exported: the channel-doubling pair is one op (splits 2, the shortcut tiled), and the
+    // stride-2 block pools its full-resolution shortcut inside the op (residual_pool 2x2)
+    const int64_t splits = l.count, cout = l.cout * splits;
     ConvShape s;
-    if (!make_conv_shape(a, 1, l.cin, l.hw, l.hw, l.cout, &s).empty()) return 1;
-    const int64_t cy = l.cout * l.repeats;
-    std::vector<float> x(size_t(l.cin * l.hw * l.hw)), y(size_t(cy * s.ho * s.wo)), res(y.size());
+    if (!make_conv_shape(a, 1, l.cin, l.hw, l.hw, cout, &s).empty()) return 1;
+    const int64_t cy = cout * l.repeats, res_c = cy / splits;
+    const int64_t res_hw = l.stride == 2 ? l.hw : s.ho;
+    std::vector<float> x(size_t(l.cin * l.hw * l.hw)), y(size_t(cy * s.ho * s.wo));
+    std::vector<float> res(size_t(res_c * res_hw * res_hw));
     for (float& v : x) v = float(int(rng() % 200) - 100) * 0.01f;
     for (float& v : res) v = float(int(rng() % 200) - 100) * 0.01f;
     std::vector<uint8_t> w(size_t(s.cout * s.w_row_bytes));
@@ -103,6 +109,9 @@ int main(int argc, char** argv) {
     t.mul = vec.data(), t.add = vec.data(), t.residual = res.data();
     t.pre = vec.data(), t.slope = slope.data(), t.post = vec.data();
     t.repeats = l.repeats;
+    t.splits = splits;
+    t.residual_channels = res_c;
+    if (l.stride == 2) t.pool_h = t.pool_w = 2, t.residual_h = t.residual_w = res_hw;
     binary_conv_forward(s, x.data(), thr.data(), pw, k, t, y.data(), par);
     double sec = 1e30;
     for (int r = 0; r < reps; ++r) {
@@ -114,11 +123,11 @@ int main(int argc, char** argv) {
       const double d = double(a1.tv_sec - a0.tv_sec) + 1e-9 * double(a1.tv_nsec - a0.tv_nsec);
       sec = d < sec ? d : sec;
     }
-    total += sec * double(l.count);
+    total += sec;
     const double macs = double(s.cout) * double(s.ho * s.wo) * double(s.k_bits);
     std::printf("%-10s cin=%4lld cout=%4lld x%lld hw=%3lld k=%lld s=%lld  %7.3f ms%s  %5.1f MAC/cycle@2.5GHz\n",
-                k.name, (long long)l.cin, (long long)l.cout, (long long)l.repeats, (long long)l.hw,
-                (long long)l.k, (long long)l.stride, sec * 1e3, l.count > 1 ? " (x2)" : "     ",
+                k.name, (long long)l.cin, (long long)cout, (long long)l.repeats, (long long)l.hw,
+                (long long)l.k, (long long)l.stride, sec * 1e3, splits > 1 ? " (pair)" : "       ",
                 macs / sec / 2.5e9);
   }
   std::printf("total %.3f ms (%s, %d thread%s)\n", total * 1e3, rep ? "rep-reactnet-a" : "reactnet-a",
