@@ -264,26 +264,3 @@ def test_block_residual_pool(pool: tuple[int, int], extra: tuple[int, int], res_
     np.testing.assert_allclose(y_ref, ref, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)
 
-
-@pytest.mark.parametrize("tiles", [2, 3])
-def test_block_input_tiles(tiles: int) -> None:
-    """``input_tiles``: X is tiled along channels before the threshold sign (a RepBNN stem's Repeat)."""
-    from rep_deploy.ops import binary_conv_block as block
-
-    n, cx, cc = 2, 5, 4
-    x = RNG.standard_normal((n, cx, 6, 5)).astype(np.float32)
-    _, _, wp = _random_case(n, cx * tiles, 6, 5, cc, 3, 1)
-    threshold, mul, add, pre, slope, post = _block_params(cx * tiles, cc)
-    res = RNG.standard_normal((n, cc, 6, 5)).astype(np.float32)
-    attrs = dict(kernel_shape=[3, 3], pads=[1] * 4)
-    ref = block.reference(x, wp, threshold, mul, add, res, pre, slope, post, input_tiles=tiles, **attrs)
-    tiled = block.reference(np.tile(x, (1, tiles, 1, 1)), wp, threshold, mul, add, res, pre, slope,
-                            post, **attrs)
-    np.testing.assert_array_equal(ref, tiled)
-    inits = [("W", wp), ("threshold", threshold), ("mul", mul), ("add", add), ("res", res),
-             ("pre", pre), ("slope", slope), ("post", post)]
-    node = ops.make_node("BinaryConvBlock", ["X", "W", "threshold", "mul", "add", "res", "pre",
-                                             "slope", "post"], ["Y"], input_tiles=tiles, **attrs)
-    y_ort, y_ref = _run_both(_model(node, x, ref.shape, inits), x)
-    np.testing.assert_array_equal(y_ref, ref)
-    np.testing.assert_allclose(y_ort, ref, rtol=1e-5, atol=1e-5)

@@ -215,9 +215,6 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
     # ReActNet's downsampling shortcut: the residual average-pooled inside the op (an extra row or
     # column past the last whole window is dropped, as AvgPool's floor)
     pool = [int(rng.integers(1, 4)), int(rng.integers(1, 3))]
-    # a RepBNN stem's Repeat folded into the block: X tiled along channels inside the op
-    tiles = next(t for t in (3, 2, 1) if c["cin"] % t == 0)
-    x_part = np.ascontiguousarray(x[:, :c["cin"] // tiles])
     extra = [int(rng.integers(0, 2)) if k > 1 else 0 for k in pool]
     res_big = rng.uniform(-3, 3, (c["n"], width // res_tiles, y_shape[2] * pool[0] + extra[0],
                                   y_shape[3] * pool[1] + extra[1])).astype(np.float32)
@@ -235,15 +232,11 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
         ops.make_node("BinaryConvBlock", ["x", "W", "threshold", "mul", "add", "res_big", "pre",
                                           "slope", "post"], ["block_pool"], splits=splits,
                       residual_pool=pool, **fused_attrs),
-        ops.make_node("BinaryConvBlock", ["x_part", "W", "threshold", "mul", "add", "res_small", "pre",
-                                          "slope", "post"], ["block_tiled_x"], input_tiles=tiles,
-                      **fused_attrs),
     ]
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape)),
               helper.make_tensor_value_info("res", TensorProto.FLOAT, list(y_shape)),
               helper.make_tensor_value_info("res_small", TensorProto.FLOAT, list(res_small.shape)),
-              helper.make_tensor_value_info("res_big", TensorProto.FLOAT, list(res_big.shape)),
-              helper.make_tensor_value_info("x_part", TensorProto.FLOAT, list(x_part.shape))]
+              helper.make_tensor_value_info("res_big", TensorProto.FLOAT, list(res_big.shape))]
     inits = [("W", w), ("ones", np.ones(c["cout"], np.float32)), ("scale", scale), ("mul", mul),
              ("add", add), ("threshold", threshold), ("pre", pre), ("slope", slope), ("post", post)]
     model = make_model(nodes, inputs, OUTPUTS, inits)
@@ -259,14 +252,11 @@ def conv_case_model(c: dict[str, Any], rng: np.random.Generator
         "block_pool": binary_conv_block.reference(x, w, threshold, mul, add, res_big, pre, slope,
                                                   post, splits=splits, residual_pool=pool,
                                                   **fused_attrs),
-        "block_tiled_x": binary_conv_block.reference(x_part, w, threshold, mul, add, res_small, pre,
-                                                     slope, post, input_tiles=tiles, **fused_attrs),
     }
-    return model, {"x": x, "res": residual, "res_small": res_small, "res_big": res_big,
-                   "x_part": x_part}, expected
+    return model, {"x": x, "res": residual, "res_small": res_small, "res_big": res_big}, expected
 
 
-OUTPUTS = ["acc", "y", "fused", "fused_add", "block", "block_split", "block_pool", "block_tiled_x"]
+OUTPUTS = ["acc", "y", "fused", "fused_add", "block", "block_split", "block_pool"]
 
 
 def case_id(c: dict[str, Any]) -> str:
@@ -470,7 +460,7 @@ def test_concurrent_runs_share_one_session(monkeypatch: pytest.MonkeyPatch) -> N
     rng = np.random.default_rng(6)
     model, case_feeds, _ = conv_case_model(c, rng)
     sess = session(model, None, monkeypatch)
-    feeds = [{name: (random_input(rng, v.shape) if name in ("x", "x_part")
+    feeds = [{name: (random_input(rng, v.shape) if name == "x"
                      else rng.standard_normal(v.shape).astype(np.float32))
               for name, v in case_feeds.items()} for _ in range(8)]
     sequential = [sess.run(None, f) for f in feeds]

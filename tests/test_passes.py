@@ -252,38 +252,3 @@ def test_fold_residual_pool(pool: nn.Module, size: int, folds: int) -> None:
     assert ("AveragePool" in op_histogram(proto)) == (not folds)
     _check_same(model, proto, shape)
 
-
-class StemStage(nn.Module):
-    """A RepBNN's start: real-valued stem conv, Repeat (RepTran's widening), then a binary stage
-    reading the repeated map as X and as the shortcut."""
-
-    def __init__(self, c: int, beta: int, shortcut: bool = True) -> None:
-        super().__init__()
-        from rep_deploy.nn import RPReLU, Repeat
-
-        self.stem = nn.Conv2d(3, c, 3, padding=1)
-        self.repeat = Repeat(beta)
-        self.stage = RPReLUStage(c, beta, False)
-        self.stage.rprelu = RPReLU(c * beta)
-        self.shortcut = shortcut
-
-    def forward(self, x):
-        x = self.repeat(self.stem(x))
-        s = self.stage
-        y = s.bns[0](s.convs[0](s.act(s.move(x))))
-        return s.rprelu(y + x if self.shortcut else y)
-
-
-@pytest.mark.parametrize("shortcut", [True, False])
-def test_fold_input_repeat(shortcut: bool) -> None:
-    """The stem's Repeat goes: the block tiles X itself (input_tiles) and the residual."""
-    model = StemStage(4, 2, shortcut)
-    shape = (1, 3, 6, 6)
-    proto, counts = passes.run(_traced(model, shape), passes.custom_pipeline(True))
-    assert counts["fold_input_repeat"] == (1 if shortcut else 0)
-    hist = op_histogram(proto)
-    assert ("rep_deploy::Repeat" in hist) == (not shortcut)
-    if shortcut:
-        block = next(n for n in proto.graph.node if n.op_type == "BinaryConvBlock")
-        assert {a.name: a.i for a in block.attribute}["input_tiles"] == 2
-    _check_same(model, proto, shape)

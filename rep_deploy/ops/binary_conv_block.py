@@ -3,9 +3,7 @@
 ``BinaryConvBlock(X, W, threshold, mul, add, residual, pre, slope, post) -> Y`` computes, with ``acc``
 BinaryConv's integer accumulator (Cc = W.shape[0] channels) and j over the Cc*repeats output channels:
 
-1. ``Xb[n, c] = +1 if X[n, c] >= threshold[c] else -1``: a per-input-channel threshold. With
-   ``input_tiles`` = T, X is first tiled T times along channels (``X[n, c mod Cx]``: a RepBNN's
-   ``Repeat`` after its real-valued stem, folded in by ``fold_input_repeat``). It absorbs
+1. ``Xb[n, c] = +1 if X[n, c] >= threshold[c] else -1``: a per-input-channel threshold. It absorbs
    ReActNet's learnable bias in front of the sign: ``x + b >= 0`` iff ``x >= -b`` exactly in IEEE
    float (a sum of two floats rounds to 0 only when it is exactly 0, given subnormals);
 2. ``acc`` = conv of Xb (padded with ``pad_value``) with the packed weights, as BinaryConv;
@@ -45,7 +43,6 @@ ATTRIBUTES: dict[str, Attr] = {
     "repeats": Attr(A.INT, 1, "channel tiles written from the accumulator (beta**2 for RepBconv)"),
     "splits": Attr(A.INT, 1, "accumulator parts, each tiled `repeats` times, then concatenated"),
     "residual_pool": Attr(A.INTS, [1, 1], "average-pool window = stride applied to the residual"),
-    "input_tiles": Attr(A.INT, 1, "X is tiled this many times along channels before binarization"),
 }
 INPUTS = ("X", "W", "threshold", "mul", "add", "residual", "pre", "slope", "post")
 _CONV_ATTRS = tuple(binary_conv.ATTRIBUTES)
@@ -73,9 +70,6 @@ def reference(x: np.ndarray, w_packed: np.ndarray, threshold: np.ndarray, mul: n
               post: np.ndarray, **attrs: Any) -> np.ndarray:
     """numpy oracle (steps 1-4 of the module doc)."""
     a = SPEC.resolve_attributes(attrs)
-    if int(a["input_tiles"]) < 1:
-        raise ValueError(f"input_tiles must be >= 1, got {a['input_tiles']}")
-    x = np.tile(x, (1, int(a["input_tiles"]), 1, 1))
     c = x.shape[1]
     threshold = np.asarray(threshold, np.float32)
     if threshold.shape != (c,):
@@ -137,12 +131,8 @@ def function_body() -> onnx.FunctionProto:
         ints("k0", [0]), ints("k1", [1]), ints("km1", [-1]), ints("one_d", [1]),
         helper.make_node("Constant", [], ["one"], value=helper.make_tensor("o", f32, [], [1.0])),
         helper.make_node("Constant", [], ["minus_one"], value=helper.make_tensor("m", f32, [], [-1.0])),
-        _int_attr_constant("input_tiles", "T"),
-        helper.make_node("Reshape", ["T_scalar", "one_d"], ["T"]),
-        helper.make_node("Concat", ["k1", "T", "k1", "k1"], ["x_reps"], axis=0),
-        helper.make_node("Tile", ["X", "x_reps"], ["X_tiled"]),
         helper.make_node("Reshape", ["threshold", "chan_shape"], ["t4"]),
-        helper.make_node("GreaterOrEqual", ["X_tiled", "t4"], ["above"]),
+        helper.make_node("GreaterOrEqual", ["X", "t4"], ["above"]),
         helper.make_node("Where", ["above", "one", "minus_one"], ["Xb"]),
         helper.make_node("Shape", ["W"], ["cout"], start=0, end=1),
         helper.make_node("ConstantOfShape", ["cout"], ["ones"], value=helper.make_tensor("v", f32, [1], [1.0])),

@@ -13,8 +13,8 @@ import onnx_graphsurgeon as gs
 from rep_deploy import ops
 
 from . import (batchnorm_to_affine, distribute_over_concat, fold_binarize, fold_input_bias,
-               fold_input_repeat, fold_residual_pool, fuse_binary_conv, fuse_rprelu,
-               lower_to_standard, merge_parallel_blocks, pack_binary_weights, remove_noops)
+               fold_residual_pool, fuse_binary_conv, fuse_rprelu, lower_to_standard,
+               merge_parallel_blocks, pack_binary_weights, remove_noops)
 from ._graph import constants_to_initializers
 
 Rule = Callable[[gs.Graph], int]
@@ -27,7 +27,7 @@ def custom_pipeline(fuse: bool) -> list[tuple[str, Rule]]:
     steps = [fold_binarize, remove_noops, batchnorm_to_affine]
     if fuse:
         steps += [fuse_binary_conv, distribute_over_concat, fuse_rprelu, fold_input_bias,
-                  fold_residual_pool, merge_parallel_blocks, fold_input_repeat]
+                  fold_residual_pool, merge_parallel_blocks]
     steps.append(pack_binary_weights)
     return [(m.NAME, m.apply) for m in steps]
 

@@ -69,9 +69,7 @@ void sign_rows(const float* x_plane, const ConvShape& s, int64_t iy0, int64_t iy
 void sign_plane(const float* x, const ConvShape& s, int64_t n_c, const float* threshold,
                 SignRowFn sign_row, uint64_t* planes) {
   const float t = threshold ? threshold[n_c % s.cin] : 0.0f;
-  const int64_t xc = s.x_channels ? s.x_channels : s.cin;  // X tiled along channels (input_tiles)
-  const int64_t x_plane = n_c / s.cin * xc + n_c % s.cin % xc;
-  sign_rows(x + x_plane * s.h * s.w, s, 0, s.h, t, sign_row, planes + n_c * s.h * sign_row_words(s));
+  sign_rows(x + n_c * s.h * s.w, s, 0, s.h, t, sign_row, planes + n_c * s.h * sign_row_words(s));
 }
 
 size_t packed_activation_words(const ConvShape& s) {

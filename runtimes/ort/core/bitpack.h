@@ -71,7 +71,6 @@ inline int64_t sign_row_words(const ConvShape& s) { return (s.w + 63) / 64; }
 size_t sign_plane_words(const ConvShape& s);
 void sign_plane(const float* x, const ConvShape& s, int64_t n_c, const float* threshold,
                 SignRowFn sign_row, uint64_t* planes);  // n_c = n * cin + c; threshold [cin] or null
-                                                        // reads X plane (n, c mod s.x_channels)
 // Rows [iy0, iy1) of one (image, channel) plane x_plane (h x w floats), binarized at t, into
 // dst[(iy - iy0) * sign_row_words(s) + x / 64].
 void sign_rows(const float* x_plane, const ConvShape& s, int64_t iy0, int64_t iy1, float t,

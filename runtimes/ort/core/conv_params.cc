@@ -69,7 +69,7 @@ std::string make_conv_shape(const ConvAttrs& attrs, int64_t n, int64_t cin, int6
   }
   ConvShape s;
   s.a = attrs;
-  s.n = n, s.cin = cin, s.h = h, s.w = w, s.cout = cout, s.x_channels = cin;
+  s.n = n, s.cin = cin, s.h = h, s.w = w, s.cout = cout;
   s.ho = conv_output_size(h, attrs.kh, attrs.sh, attrs.pt, attrs.pb, attrs.dh);
   s.wo = conv_output_size(w, attrs.kw, attrs.sw, attrs.pl, attrs.pr, attrs.dw);
   if (s.ho <= 0 || s.wo <= 0) {

@@ -26,9 +26,6 @@ struct ConvAttrs {
 struct ConvShape {
   ConvAttrs a;
   int64_t n = 0, cin = 0, h = 0, w = 0, cout = 0;
-  // Channels of the float input X: cin, or cin / T when X is tiled T times along channels before
-  // binarization (BinaryConvBlock's input_tiles; conv input channel c reads X channel c mod x_channels)
-  int64_t x_channels = 0;
   int64_t ho = 0, wo = 0;
   int64_t cin_g = 0, cout_g = 0;
   int64_t cw = 0;          // 64-bit words per pixel per group: ceil(cin_g / 64)

@@ -26,8 +26,7 @@ void reference_accumulator(const ConvShape& s, const float* x, const float* thre
                   xv = int32_t(a.pad_value);
                 } else {
                   const int64_t ci = g * s.cin_g + c;
-                  const int64_t xc = s.x_channels ? s.x_channels : s.cin;
-                  const float v = x[((n * xc + ci % xc) * s.h + iy) * s.w + ix];
+                  const float v = x[((n * s.cin + ci) * s.h + iy) * s.w + ix];
                   const float t = threshold ? threshold[ci] : 0.0f;
                   xv = v >= t ? 1 : -1;  // sign(0) = +1, NaN -> -1 as numpy's x >= t
                 }

@@ -74,9 +74,6 @@ class BinaryConvKernel {
       splits_ = attr_int(info, "splits", 1);
       if (splits_ < 1)
         throw OrtError(what_ + ": splits must be >= 1, got " + std::to_string(splits_));
-      input_tiles_ = attr_int(info, "input_tiles", 1);
-      if (input_tiles_ < 1 || input_tiles_ > 4096)
-        throw OrtError(what_ + ": input_tiles must be in [1, 4096], got " + std::to_string(input_tiles_));
       pool_ = ints_of_length(info, "residual_pool", 2, {1, 1}, what_);
       if (pool_[0] < 1 || pool_[1] < 1)
         throw OrtError(what_ + ": residual_pool must be positive, got " + shape_str(pool_));
@@ -94,10 +91,8 @@ class BinaryConvKernel {
                      type_name(x.type) + " " + shape_str(x.shape));
     check_weight_tensor(w);
     core::ConvShape s;
-    // input_tiles: the conv sees X tiled along channels (X's own channel count is kept in s)
-    std::string e = core::make_conv_shape(attrs_, x.shape[0], x.shape[1] * input_tiles_, x.shape[2],
-                                          x.shape[3], w.shape[0], &s);
-    s.x_channels = x.shape[1];
+    std::string e = core::make_conv_shape(attrs_, x.shape[0], x.shape[1], x.shape[2], x.shape[3],
+                                          w.shape[0], &s);
     if (e.empty()) e = core::check_weight_shape(s, w.shape[0], w.shape[1]);
     if (!e.empty()) throw OrtError(what_ + ": " + e);
 
@@ -189,7 +184,7 @@ class BinaryConvKernel {
     w_const_ = true;
     const auto* bytes = static_cast<const uint8_t*>(w.data);
     w_bytes_.assign(bytes, bytes + w.elements());  // ORT owns the OrtValue: keep our own copy
-    const int64_t cin = static_input_channels(info) * input_tiles_;
+    const int64_t cin = static_input_channels(info);
     if (cin <= 0) return;
     core::ConvShape s;
     std::string e = core::make_weight_shape(attrs_, cin, w.shape[0], &s);
@@ -244,7 +239,6 @@ class BinaryConvKernel {
   core::ConvAttrs attrs_;
   int64_t repeats_ = 1;
   int64_t splits_ = 1;
-  int64_t input_tiles_ = 1;
   std::vector<int64_t> pool_{1, 1};  // residual_pool (BinaryConvBlock)
   core::Kernel path_{};
   bool w_const_ = false;
