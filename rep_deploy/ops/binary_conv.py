@@ -20,8 +20,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from .bitpack import unpack_weights
-from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_ref, declare_attributes,
-                     set_traced_shape, traced_sizes)
+from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_constant, attr_ref,
+                     declare_attributes, set_traced_shape, traced_sizes)
 
 A = onnx.AttributeProto
 NAME = "BinaryConv"
@@ -103,14 +103,6 @@ def function_body() -> onnx.FunctionProto:
         return helper.make_node("Constant", [], [name], value=helper.make_tensor(
             name, dtype, list(dims), value if isinstance(value, (list, tuple)) else [value]))
 
-    def ref_const(name: str, attr: str, attr_type: int) -> onnx.NodeProto:
-        node = helper.make_node("Constant", [], [name])
-        kind = {A.INTS: "value_ints", A.INT: "value_int"}[attr_type]
-        r = attr_ref(kind, attr_type)
-        r.ref_attr_name = attr
-        node.attribute.append(r)
-        return node
-
     conv = helper.make_node("Conv", ["Xp", "Wpm"], ["Acc"])
     for attr in ("kernel_shape", "strides", "dilations"):
         conv.attribute.append(attr_ref(attr, ints))
@@ -120,10 +112,10 @@ def function_body() -> onnx.FunctionProto:
         helper.make_node("GreaterOrEqual", ["X", "zero"], ["nonneg"]),
         helper.make_node("Where", ["nonneg", "one", "minus_one"], ["Xb"]),
         # Reshape gives shape inference the static lengths a referenced attribute hides
-        ref_const("pads_raw", "pads", A.INTS),
+        attr_constant("pads_raw", "pads", A.INTS),
         const("four", [4], i64, [1]),
         helper.make_node("Reshape", ["pads_raw", "four"], ["pads_t"]),
-        ref_const("pad_value_i", "pad_value", A.INT),
+        attr_constant("pad_value_i", "pad_value", A.INT),
         helper.make_node("Cast", ["pad_value_i"], ["pad_value_f"], to=TensorProto.FLOAT),
         const("hw_axes", [2, 3], i64, [2]),
         helper.make_node("Pad", ["Xb", "pads_t", "pad_value_f", "hw_axes"], ["Xp"], mode="constant"),
@@ -137,11 +129,11 @@ def function_body() -> onnx.FunctionProto:
         const("flat_shape", [0, -1], i64, [2]),
         helper.make_node("Reshape", ["bits", "flat_shape"], ["bits2"]),
         helper.make_node("Shape", ["X"], ["c_1d"], start=1, end=2),
-        ref_const("group_i", "group", A.INT),
+        attr_constant("group_i", "group", A.INT),
         const("zero_axis", [0], i64, [1]),
         helper.make_node("Unsqueeze", ["group_i", "zero_axis"], ["group_1d"]),
         helper.make_node("Div", ["c_1d", "group_1d"], ["cg_1d"]),
-        ref_const("kshape_raw", "kernel_shape", A.INTS),
+        attr_constant("kshape_raw", "kernel_shape", A.INTS),
         const("two_1d", [2], i64, [1]),
         helper.make_node("Reshape", ["kshape_raw", "two_1d"], ["kshape"]),
         helper.make_node("ReduceProd", ["kshape"], ["kprod"], keepdims=1),

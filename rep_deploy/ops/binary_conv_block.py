@@ -34,7 +34,8 @@ import onnx
 from onnx import TensorProto, helper
 
 from . import binary_conv
-from .schema import DOMAIN, ONNX_OPSET, VERSION, Attr, OpSpec, attr_ref, declare_attributes
+from .schema import (DOMAIN, ONNX_OPSET, VERSION, Attr, OpSpec, attr_constant, attr_ref,
+                     declare_attributes)
 
 A = onnx.AttributeProto
 NAME = "BinaryConvBlock"
@@ -103,15 +104,6 @@ def reference(x: np.ndarray, w_packed: np.ndarray, threshold: np.ndarray, mul: n
     return (u + vecs["post"]).astype(np.float32)
 
 
-def _int_attr_constant(attr: str, out: str) -> onnx.NodeProto:
-    """A body node ``out = [value of the caller's int attribute attr]`` (1-D, one element)."""
-    node = helper.make_node("Constant", [], [out + "_scalar"])
-    ref = onnx.AttributeProto()
-    ref.name, ref.ref_attr_name, ref.type = "value_int", attr, A.INT
-    node.attribute.append(ref)
-    return node
-
-
 def function_body() -> onnx.FunctionProto:
     """Threshold sign, BinaryConv, split-and-tile by reshapes, affine, tiled residual, RPReLU."""
     i64, f32 = TensorProto.INT64, TensorProto.FLOAT
@@ -121,10 +113,7 @@ def function_body() -> onnx.FunctionProto:
 
     conv = helper.make_node("BinaryConv", ["Xb", "W", "ones"], ["acc"], domain=DOMAIN)
     pool = helper.make_node("AveragePool", ["residual"], ["res_pooled"])  # (1, 1): the identity
-    for name in ("kernel_shape", "strides"):
-        ref = onnx.AttributeProto()
-        ref.name, ref.ref_attr_name, ref.type = name, "residual_pool", A.INTS
-        pool.attribute.append(ref)
+    pool.attribute.extend(attr_ref(k, A.INTS, "residual_pool") for k in ("kernel_shape", "strides"))
     conv.attribute.extend(attr_ref(k, binary_conv.ATTRIBUTES[k].type) for k in _CONV_ATTRS)
     nodes = [
         ints("chan_shape", [1, -1, 1, 1]), ints("slope_shape", [-1, 1, 1]),
@@ -138,7 +127,7 @@ def function_body() -> onnx.FunctionProto:
         helper.make_node("ConstantOfShape", ["cout"], ["ones"], value=helper.make_tensor("v", f32, [1], [1.0])),
         conv,
         # (N, S*m, H, W) -> (N, S, 1, m, H, W) -> tile R on axis 2 -> (N, S*R*m, H, W)
-        _int_attr_constant("splits", "S"), _int_attr_constant("repeats", "R"),
+        attr_constant("S_scalar", "splits", A.INT), attr_constant("R_scalar", "repeats", A.INT),
         helper.make_node("Reshape", ["S_scalar", "one_d"], ["S"]),
         helper.make_node("Reshape", ["R_scalar", "one_d"], ["R"]),
         helper.make_node("Shape", ["acc"], ["hw"], start=2),

@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
-from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_ref, declare_attributes,
+from .schema import (DOMAIN, ONNX_OPSET, Attr, OpSpec, attr_constant, declare_attributes,
                      set_traced_shape, traced_sizes)
 
 A = onnx.AttributeProto
@@ -30,10 +30,7 @@ def reference(x: np.ndarray, **attrs: Any) -> np.ndarray:
 def function_body() -> onnx.FunctionProto:
     """Tile(X, [1, repeats, 1, ...]) built from the attribute and the input's rank."""
     i64 = TensorProto.INT64
-    rep = helper.make_node("Constant", [], ["r"])
-    r = attr_ref("value_int", A.INT)
-    r.ref_attr_name = "repeats"
-    rep.attribute.append(r)
+    rep = attr_constant("r", "repeats", A.INT)
     nodes = [
         rep,
         helper.make_node("Constant", [], ["one_1d"], value=helper.make_tensor("one_1d", i64, [1], [1])),

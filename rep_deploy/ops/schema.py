@@ -56,11 +56,21 @@ class OpSpec:
         return out
 
 
-def attr_ref(name: str, attr_type: int) -> onnx.AttributeProto:
-    """An attribute of a function-body node that refers to the calling node's attribute ``name``."""
+def attr_ref(name: str, attr_type: int, source: str | None = None) -> onnx.AttributeProto:
+    """Attribute ``name`` of a function-body node, taking the calling node's attribute ``source``
+    (default: the same name)."""
     a = onnx.AttributeProto()
-    a.name, a.ref_attr_name, a.type = name, name, attr_type
+    a.name, a.ref_attr_name, a.type = name, source or name, attr_type
     return a
+
+
+def attr_constant(out: str, source: str, attr_type: int) -> onnx.NodeProto:
+    """A body node ``out = Constant(the calling node's int or ints attribute source)``: a scalar for
+    INT, a 1-D tensor for INTS."""
+    kind = {onnx.AttributeProto.INTS: "value_ints", onnx.AttributeProto.INT: "value_int"}[attr_type]
+    node = onnx.helper.make_node("Constant", [], [out])
+    node.attribute.append(attr_ref(kind, attr_type, source))
+    return node
 
 
 def attr_default(name: str, attr: Attr) -> onnx.AttributeProto:
