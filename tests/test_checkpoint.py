@@ -17,16 +17,11 @@ from rep_deploy.checkpoint import CheckpointError, load_checkpoint, save_checkpo
 from rep_deploy.nn import ScaledBinaryConv2d
 from rep_deploy.registry import create_model
 
+from _weights import randomize_all
+
 
 def _randomize(model: nn.Module, seed: int) -> nn.Module:
-    """Non-trivial values everywhere (BN stats included) so a mis-load changes the outputs."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if t.is_floating_point():
-                r = torch.randn(t.shape, generator=g)
-                t.copy_(r.abs() + 0.5 if "running_var" in name else 0.2 * r)
-    return model
+    return randomize_all(model, seed, scale=0.2)
 
 
 def _binary_keys(model: nn.Module) -> list[str]:

@@ -13,6 +13,8 @@ from rep_deploy.models import reactnet
 from rep_deploy.nn import ElasticLink, RepBConv2d, RepeatedBatchNorm2d, ScaledBinaryConv2d
 from rep_deploy.registry import create_model, get_model_info, list_models
 
+from _weights import randomize_all
+
 STAGES = [32, 64, 128, 128, 256, 256] + [512] * 6 + [1024] * 2
 NAMES = ["reactnet-a", "rep-reactnet-a", "reactnet-a-el", "rep-reactnet-a-el", "es-reactnet-a"]
 
@@ -160,12 +162,7 @@ def _ref_block(b: reactnet.BasicBlock, x: torch.Tensor) -> torch.Tensor:
 
 
 def _randomize(model: torch.nn.Module, seed: int = 0) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, t in model.state_dict().items():
-            if t.is_floating_point():
-                r = torch.randn(t.shape, generator=g)
-                t.copy_(r.abs() + 0.5 if "running_var" in name else 0.3 * r)
+    randomize_all(model, seed, scale=0.3)
 
 
 @pytest.mark.parametrize("index", [1, 2, 3])  # doubling stride 1, doubling stride 2, plain
