@@ -92,7 +92,7 @@ void pool_residual_rows(const ConvShape& s, const OutputTransform& t, const Tile
   const float area = static_cast<float>(kh * kw);
   for (int64_t r = 0; r < o.repeats; ++r) {
     for (int64_t l = 0; l < o.nl; ++l) {
-      const int64_t c = o.chan[((o.oc0 + l) * o.repeats + r) * 2 + 1];
+      const int64_t c = tile_residual_channel(o, r, l);
       const float* plane = t.residual + (n * res_channels(s, t) + c) * hr * wr;
       float* out = buf + (r * o.nl + l) * 64;
       for (int64_t p = 0; p < o.npix;) {  // one output-row segment at a time
@@ -166,7 +166,7 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
     const OutputTransform& t = *J.t;
     TileOut o;
     o.acc = acc, o.nl = nl, o.npix = npix;
-    o.oc0 = oc0, o.cout = s.cout, o.repeats = t.repeats, o.chan = J.chan;
+    o.oc0 = oc0, o.repeats = t.repeats, o.chan = J.chan;
     o.plane = s.ho * s.wo;
     o.y = J.y + n * s.cout * t.repeats * o.plane + f0;
     o.res = t.residual ? t.residual + n * res_channels(s, t) * o.plane + f0 : nullptr;

@@ -59,7 +59,7 @@ void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int6
 struct TileOut {
   const int32_t* acc;  // [nl][64], channel-major exact accumulators
   int64_t nl, npix;    // channels (<= 64) and pixels (<= 64) of the tile
-  int64_t oc0, cout, repeats;
+  int64_t oc0, repeats;
   // [cout][repeats][2]: output channel j and residual channel c of accumulator channel oc, copy r
   // (built once per call: a division per tile row measured 17% of the epilogue's time)
   const int64_t* chan;
@@ -80,11 +80,15 @@ static inline int64_t tile_channel(const TileOut& t, int64_t r, int64_t l) {
   return t.chan[((t.oc0 + l) * t.repeats + r) * 2];
 }
 
+// Residual channel read by accumulator lane l, copy r.
+static inline int64_t tile_residual_channel(const TileOut& t, int64_t r, int64_t l) {
+  return t.chan[((t.oc0 + l) * t.repeats + r) * 2 + 1];
+}
+
 // The residual row of lane l, copy r (null without a residual).
 static inline const float* tile_residual(const TileOut& t, int64_t r, int64_t l) {
   if (!t.res) return nullptr;
-  return t.res_by_row ? t.res + (r * t.nl + l) * 64
-                      : t.res + t.chan[((t.oc0 + l) * t.repeats + r) * 2 + 1] * t.plane;
+  return t.res_by_row ? t.res + (r * t.nl + l) * 64 : t.res + tile_residual_channel(t, r, l) * t.plane;
 }
 
 void write_tile_portable(const TileOut& t);
