@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import onnx_graphsurgeon as gs
 
+from rep_deploy.ops.binary_conv_block import INPUTS
+
 from ._graph import is_graph_output, is_op
 
 NAME = "fold_residual_pool"
-_RESIDUAL = 5  # BinaryConvBlock's residual input
+_RESIDUAL = INPUTS.index("residual")
 
 
 def _window(pool: gs.Node) -> list[int] | None:

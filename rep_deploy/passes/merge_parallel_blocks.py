@@ -8,23 +8,25 @@ once (tiled along channels by the op) binarizes ``x`` once and writes both halve
 concatenated output: the same numbers, see :mod:`rep_deploy.ops.binary_conv_block`.
 
 Checks: Concat on axis 1 whose every input is the sole output of a BinaryConvBlock read only by this
-Concat (not a graph output), with ``splits`` 1 and ``group`` 1 (grouped convs assign output channels
-to groups by position, which stacking the weights would shift); all of them share X, the threshold and the residual
-tensor and have equal attributes, equal weight shapes and constant weights and vectors; the
-residual's channel count equals each block's output width.
+Concat (not a graph output), with ``splits`` 1 and ``group`` 1 (grouped convs assign output
+channels to groups by position, which stacking the weights would shift); all of them share X, the
+threshold and the residual tensor and have equal attributes, equal weight shapes and constant
+weights and vectors; the residual's channel count equals each block's output width.
 """
 from __future__ import annotations
 
 import numpy as np
 import onnx_graphsurgeon as gs
 
+from rep_deploy.ops.binary_conv_block import INPUTS
+
 from ._graph import const, is_graph_output, is_op, only_consumer, producer
 
 NAME = "merge_parallel_blocks"
 
-# BinaryConvBlock inputs: X, W, threshold, mul, add, residual, pre, slope, post
-_SHARED = (0, 2, 5)           # the same tensor in every block
-_STACKED = (1, 3, 4, 6, 7, 8)  # constants concatenated along axis 0
+_SHARED = tuple(INPUTS.index(n) for n in ("X", "threshold", "residual"))  # one tensor for all
+_STACKED = tuple(i for i in range(len(INPUTS)) if i not in _SHARED)  # constants, stacked on axis 0
+_RESIDUAL, _MUL = INPUTS.index("residual"), INPUTS.index("mul")
 
 
 def _blocks(graph: gs.Graph, concat: gs.Node) -> list[gs.Node] | None:
@@ -49,8 +51,8 @@ def _blocks(graph: gs.Graph, concat: gs.Node) -> list[gs.Node] | None:
         return None
     if any(vs[0].shape != values[0][0].shape or vs[0].dtype != values[0][0].dtype for vs in values):
         return None
-    residual = first.inputs[5]
-    width = values[0][1].size  # mul: one value per output channel of a block
+    residual = first.inputs[_RESIDUAL]
+    width = values[0][_STACKED.index(_MUL)].size  # one mul per output channel of a block
     if residual.shape is None or len(residual.shape) != 4 or residual.shape[1] != width:
         return None
     return blocks
