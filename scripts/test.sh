@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh clone: set up (system packages, .venv, native build), then
+# The whole test suite, from a fresh clone: set up (system packages, including the aarch64 cross
+# compiler and qemu unless NATIVE_TESTS=0; .venv; native build), then
 #   1. the C++ kernel tests on every x86 dispatch path (ctest),
 #   2. the same under AddressSanitizer + UBSan, plus the Python kernel tests on the sanitized library,
 #   3. the aarch64 build (Debian cross compiler) with its tests under qemu-aarch64-static,
@@ -7,12 +8,16 @@
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh -m "not slow"`); NATIVE_TESTS=0 skips 1-3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+# Bold only on a terminal: logs (CI, `| tee`) get plain text.
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s[test] %s%s\n' "$bold" "$*" "$plain"; }
 if [ "${NATIVE_TESTS:-1}" != 0 ]; then
-  step() { printf '\n\033[1m[test] %s\033[0m\n' "$*"; }
+  bash scripts/setup.sh --test-tools  # also the system packages of step 3 (cross compiler, qemu)
   step "C++ kernel tests (x86 paths)";  bash runtimes/ort/run_cpp_tests.sh
   step "sanitizers (ASan + UBSan)";     bash runtimes/ort/run_sanitizers.sh
   step "aarch64 under qemu";            bash runtimes/ort/cross_aarch64.sh
-  step "pytest"
+else
+  bash scripts/setup.sh
 fi
+step "pytest"
 exec .venv/bin/python -m pytest "$@"
