@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import statistics
 import sys
 import time
@@ -48,7 +47,8 @@ import rep_deploy
 from rep_deploy import ops
 from rep_deploy.nn.bconv import ScaledBinaryConv2d
 from rep_deploy.ops import bitpack
-from rep_deploy.runtime import KERNEL_ENV, make_session_options
+from rep_deploy.export.provenance import cpu_name
+from rep_deploy.runtime import KERNEL_ENV, kernel_path, make_session_options
 
 PEAK_MACS_PER_CYCLE = {"avx512": 2 * 512 * 8 / 29, "avx512vpopcnt": 512.0, "avx2": 3 * 256 * 8 / 51,
                        "portable": 64.0, "neon": 256.0}
@@ -171,25 +171,6 @@ def cpu_ghz() -> float:
     return 2.5
 
 
-def default_kernel_path() -> str:
-    """The path the library picks here (probed via error messages of forced paths)."""
-    forced = os.environ.get(KERNEL_ENV)
-    if forced:
-        return forced
-    layer = Layer(8, 4, 4, 8, (1, 1), (1, 1), (0, 0, 0, 0), (1, 1), 1, 0, 4, 4)
-    model = conv_models(layer, np.random.default_rng(0))[0]
-    for path in ("avx512vpopcnt", "avx512", "neon", "avx2", "portable"):
-        os.environ[KERNEL_ENV] = path
-        try:
-            ort.InferenceSession(model, make_session_options(1), providers=["CPUExecutionProvider"])
-            return path
-        except Exception:  # noqa: BLE001 - unsupported path: try the next one
-            continue
-        finally:
-            os.environ.pop(KERNEL_ENV, None)
-    return "portable"
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="reactnet-a", help="zoo model whose binary convs to time")
@@ -206,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.kernel:
         os.environ[KERNEL_ENV] = args.kernel
-    path = default_kernel_path()
+    path = kernel_path()  # asked of the library: the path its dispatch picks here
     ghz = cpu_ghz()
     peak = PEAK_MACS_PER_CYCLE.get(path, float("nan"))
     layers = model_layers(args.model, args.size)
@@ -266,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"all binary convs, {t} thread(s): float {f * 1e3:.2f} ms, binary {b * 1e3:.2f} ms, "
               f"speedup {f / b:.2f}x")
     out = {"statistic": args.stat, "model": args.model, "size": args.size, "kernel_path": path, "ort_version": ort.__version__,
-           "cpu": platform.processor() or platform.machine(), "ghz_nominal": ghz,
+           "cpu": cpu_name(), "ghz_nominal": ghz,
            "peak_macs_per_cycle": peak, "threads": args.threads, "layers": results,
            "totals_s": {str(t): v for t, v in totals.items()},
            "load_average": os.getloadavg()}

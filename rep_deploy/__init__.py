@@ -2,19 +2,47 @@
 
 The public surface is small and explicit; everything else is reachable through its submodule
 (``rep_deploy.nn``, ``rep_deploy.ops``, ``rep_deploy.passes``, ...).
+
+Names are imported on first use (PEP 562): ``import rep_deploy`` costs milliseconds, so commands that
+need neither torch nor onnxruntime (``rep-deploy --help``, ``info``) do not pay seconds for them.
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from .export import ExportError, ExportOptions, ExportResult, export_model  # noqa: E402
-from .registry import ModelInfo, create_model, get_model_info, list_models  # noqa: E402
-from .reptran import RepTranSpec, reptran  # noqa: E402
-from .session import InferenceSession, InputError  # noqa: E402
+#: public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    "CheckpointError": "checkpoint", "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "ExportError": "export", "ExportOptions": "export", "ExportResult": "export",
+    "export_model": "export",
+    "ModelInfo": "registry", "create_model": "registry", "get_model_info": "registry",
+    "list_models": "registry",
+    "RepTranSpec": "reptran", "reptran": "reptran",
+    "InferenceSession": "session", "InputError": "session",
+}
 
-__all__ = [
-    "__version__", "create_model", "list_models", "get_model_info", "ModelInfo", "reptran",
-    "RepTranSpec", "export_model", "ExportOptions", "ExportResult", "ExportError",
-    "load_checkpoint", "save_checkpoint", "CheckpointError", "InferenceSession", "InputError",
-]
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rep_deploy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"rep_deploy.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: F401
+    from .export import ExportError, ExportOptions, ExportResult, export_model  # noqa: F401
+    from .registry import ModelInfo, create_model, get_model_info, list_models  # noqa: F401
+    from .reptran import RepTranSpec, reptran  # noqa: F401
+    from .session import InferenceSession, InputError  # noqa: F401

@@ -17,10 +17,13 @@ class ReportedError(click.ClickException):
         click.secho(f"error: {self.message}", err=True, fg="red")
 
 
-def _console():
+def _console(*, stdout: bool = False):
+    """rich console: stderr for progress and summaries, stdout for a command's actual answer
+    (``info``), so ``rep-deploy info m.onnx > f`` captures it. No colour codes when not a terminal."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else 120)
+    stream = sys.stdout if stdout else sys.stderr
+    return Console(file=stream, highlight=False, width=None if stream.isatty() else 120)
 
 
 def _parse_shape(_ctx, _param, value: str | None) -> tuple[int, ...] | None:
@@ -112,7 +115,10 @@ def zoo(beta: int | None, as_json: bool) -> None:
               help="Directory for model.onnx and report.json (created if missing).")
 @click.option("--checkpoint", type=click.Path(dir_okay=False),
               help="Trained weights: Rep_AdamBNN / ReActNet / AdamBNN .pth.tar or a rep-deploy .pt. "
-                   "Loaded with weights_only=True and strictly (every mismatch is listed).")
+                   "Loaded with weights_only=True and strictly (every mismatch is listed). From "
+                   "two-step training give the step-2 checkpoint: step-1 files have the same keys "
+                   "and shapes, so they load without complaint, but their weights were trained "
+                   "real-valued and binarizing them gives a different network.")
 @click.option("--pretrained", is_flag=True,
               help="Use the checkpoint shipped with rep-deploy (the digits demo models).")
 @click.option("--beta", type=click.IntRange(1), help="RepTran factor for Rep models (default 2).")
@@ -132,14 +138,20 @@ def zoo(beta: int | None, as_json: bool) -> None:
               help="Images also run through onnx.reference (slow, independent of ONNX Runtime); 0 skips.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the random verification batch (and of random weights without a checkpoint).")
+@click.option("--force", is_flag=True,
+              help="Replace model.onnx / report.json already in OUTPUT (otherwise an error).")
 def export(model: str, output_dir: str, checkpoint: str | None, pretrained: bool, beta: int | None,
            input_shape: tuple[int, int, int, int] | None, ops: str, fuse: bool, tolerance: float,
-           reference_images: int, seed: int) -> None:
+           reference_images: int, seed: int, force: bool) -> None:
     """Export MODEL (a name from `rep-deploy zoo`) to ONNX and verify it against PyTorch.
 
     Writes OUTPUT/model.onnx and OUTPUT/report.json only if the exported model agrees with
     PyTorch (top-1 on every verification image, logits within --tolerance); otherwise nothing is
-    written and the exit code is 1.
+    written and the exit code is 1. Without --checkpoint the weights are random: fine for trying
+    the pipeline, not for deployment (the summary warns every time). The summary also warns about
+    what verification cannot see: latent weights exactly 0 (torch.sign training code maps them to
+    0, a packed bit deploys +1), counted per layer in report.json. To export your own nn.Module,
+    use the Python API: rep_deploy.export_model(module, out, info=rep_deploy.ModelInfo(...)).
 
     \b
     Examples:
@@ -170,7 +182,8 @@ def export(model: str, output_dir: str, checkpoint: str | None, pretrained: bool
     try:
         with console.status("starting") as status:
             result = export_model(model, output_dir, checkpoint=checkpoint, beta=beta,
-                                  options=options, progress=lambda m: status.update(m))
+                                  options=options, overwrite=force,
+                                  progress=lambda m: status.update(m))
     except VerificationError as e:
         _print_verification(console, e.report.to_dict())
         raise ReportedError(f"{e}; nothing was written") from None
@@ -178,7 +191,7 @@ def export(model: str, output_dir: str, checkpoint: str | None, pretrained: bool
         raise ReportedError(str(e)) from None
     except FileNotFoundError as e:
         raise ReportedError(f"{e.filename}: no such file") from None
-    _print_summary(console, result.report, result.model_path, result.report_path)
+    _print_summary(console, result.report, result.model_path, result.report_path, result.replaced)
 
 
 def _print_verification(console, v: dict) -> None:
@@ -195,43 +208,67 @@ def _print_verification(console, v: dict) -> None:
         t.add_row(b["backend"], str(b["images"]), f"{b['top1_agreement']:.2%}", f"{b['max_abs_diff']:.3g}",
                   f"{b['max_rel_diff']:.3g}", acc, ok)
     console.print(t)
-    console.print(f"binarization inputs: {v['binarized_values']:,}; exactly 0 (PyTorch's sign(0)=0 "
-                  f"would differ from the deployed +1): {v['sign_zero_inputs']}; within 1e-5 of 0 "
-                  f"(float rounding may flip them): {v['sign_near_zero_inputs']}")
 
 
-def _print_summary(console, r: dict, model_path: Path, report_path: Path) -> None:
+def _print_fidelity(console, r: dict) -> None:
+    """sign(0) counts side by side (inputs on the verification batch, latent weights per layer),
+    then every warning, in yellow, each on its own paragraph."""
+    f, v = r["fidelity"], r["verification"]
+    console.print(f"sign(0) [PyTorch 0, deployed +1]: binarization inputs exactly 0: "
+                  f"{f['sign_zero_inputs']} of {v['binarized_values']:,} (within 1e-5 of 0, where "
+                  f"float rounding may flip them: {f['sign_near_zero_inputs']}); latent binary "
+                  f"weights exactly 0: {f['zero_binary_weights']}"
+                  + (" in " + ", ".join(f"{row['layer']} ({row['zeros']})" for row in f["zero_weight_layers"])
+                     if f["zero_weight_layers"] else ""))
+    for w in f["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {w}")
+
+
+def _print_summary(console, r: dict, model_path: Path, report_path: Path, replaced: bool) -> None:
     _print_verification(console, r["verification"])
+    _print_fidelity(console, r)
     ops = ", ".join(f"{k} x{v}" for k, v in r["op_histogram"].items() if "::" in k) or "none"
     console.print(f"custom ops: {ops}")
     console.print("passes: " + ", ".join(f"{k} x{v}" for k, v in r["passes"].items()))
     console.print(f"size: {r['file_bytes'] / 1e6:.3f} MB ({r['size_ratio_to_ideal']:.3f} x the ideal "
                   f"{r['ideal_bytes'] / 1e6:.3f} MB: 1 bit per binary weight, 32 per other parameter)")
-    console.print(f"[green]wrote[/green] {model_path} and {report_path} in {r['seconds']:.1f}s")
+    if r.get("kernel_path"):
+        console.print(f"native kernel path: {r['kernel_path']} (CPU: {r['cpu']})")
+    how = "replaced" if replaced else "wrote"
+    console.print(f"[green]{how}[/green] {model_path} and {report_path} in {r['seconds']:.1f}s")
 
 
 # ----------------------------------------------------------------------------------------- run
 @main.command()
 @click.argument("model_path", metavar="MODEL.onnx", type=click.Path(exists=True, dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="A .npy array (N, C, H, W) or (C, H, W). float32 unless --normalize.")
+              help="A .npy array (N, C, H, W) or (C, H, W): a normalized float32 batch, or raw "
+                   "images with --normalize.")
 @click.option("--normalize", is_flag=True,
-              help="The input holds raw images in [0, 1]: apply the model's recorded mean/std.")
+              help="The input holds raw images, float in [0, 1] or uint8 in 0..255 (scaled by "
+                   "1/255): apply the model's recorded mean/std. Anything else is refused.")
 @click.option("--threads", type=click.IntRange(1), help="Intra-op threads (default: one per core).")
 @click.option("--no-library", is_flag=True,
               help="Run the custom ops' ONNX function bodies instead of the native kernels.")
 @click.option("--top", type=click.IntRange(1), default=1, show_default=True, help="Classes shown per image.")
 @click.option("--save", type=click.Path(dir_okay=False), help="Write the logits to this .npy file.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write the results as JSON to this file ('-' for stdout instead of the text).")
 def run(model_path: str, input_path: str, normalize: bool, threads: int | None, no_library: bool,
-        top: int, save: str | None) -> None:
+        top: int, save: str | None, json_path: str | None) -> None:
     """Run an exported model on a .npy batch and print the top classes per image.
+
+    Each line reads `image I: class C (logit L, p P)`: C is the class index, L the model's raw
+    output for it, P its softmax probability over all classes.
 
     \b
     Example:
       rep-deploy run out/demo/model.onnx --input images.npy --normalize --top 3
+      rep-deploy run out/demo/model.onnx --input images.npy --normalize --json - | jq .
     """
     import numpy as np
 
+    from rep_deploy.onnx_file import ModelFileError
     from rep_deploy.session import InferenceSession, InputError
 
     try:
@@ -242,18 +279,35 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
         x = x[None]
     try:
         sess = InferenceSession(model_path, threads, use_library=False if no_library else None)
-        if normalize:
-            logits = sess.run(sess.normalize(x))
-        else:
-            logits = sess.run(x)
-    except (InputError, FileNotFoundError, ValueError, RuntimeError) as e:
+        logits = sess.run(sess.normalize(x)) if normalize else sess.run(x)
+    except (InputError, ModelFileError, FileNotFoundError, RuntimeError) as e:
         raise ReportedError(str(e)) from None
-    order = np.argsort(-logits, axis=1)[:, :top]
-    for i, classes in enumerate(order):
-        click.echo(f"{i}: " + ", ".join(f"{c} ({logits[i, c]:.3f})" for c in classes))
+    z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
+    probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    order = np.argsort(-logits, axis=1, kind="stable")[:, :top]
+    images = [{"image": i, "top": [{"class": int(c), "logit": float(logits[i, c]),
+                                    "probability": float(probs[i, c])} for c in classes]}
+              for i, classes in enumerate(order)]
+    if json_path:
+        doc = {"model": model_path, "input": input_path, "normalized": normalize,
+               "kernel_path": sess.kernel_path, "logits_shape": list(logits.shape), "images": images}
+        text = json.dumps(doc, indent=2) + "\n"
+        if json_path == "-":
+            click.echo(text, nl=False)
+        else:
+            from rep_deploy.fileio import write_bytes_atomic
+
+            write_bytes_atomic(json_path, text.encode())
+    if json_path != "-":
+        for row in images:
+            click.echo(f"image {row['image']}: " + "; ".join(
+                f"class {t['class']} (logit {t['logit']:.3f}, p {t['probability']:.3f})" for t in row["top"]))
     if save:
         np.save(save, logits)
-        _console().print(f"wrote logits {logits.shape} to {save}")
+    err = _console()
+    err.print(f"ran on {sess.kernel_path + ' kernels' if sess.kernel_path else 'function bodies'}"
+              + (f"; wrote logits {logits.shape} to {save}" if save else "")
+              + (f"; wrote JSON to {json_path}" if json_path and json_path != "-" else ""))
 
 
 # ---------------------------------------------------------------------------------------- info
@@ -261,17 +315,21 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(path: str, as_json: bool) -> None:
-    """Show what an exported ONNX file holds: model, metadata, inputs/outputs, ops, sizes."""
+    """Show what an exported ONNX file holds: model, metadata, inputs/outputs, ops, sizes.
+
+    Prints to stdout (redirect it to keep it). Needs neither torch nor ONNX Runtime, so it is quick.
+    """
     from rep_deploy.inspect import describe
+    from rep_deploy.onnx_file import ModelFileError
 
     try:
         d = describe(path)
-    except ValueError as e:
+    except (ModelFileError, FileNotFoundError) as e:
         raise ReportedError(str(e)) from None
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
-    c = _console()
+    c = _console(stdout=True)
     meta = d["metadata"]
     c.print(f"[bold]{path}[/bold]  {d['file_bytes'] / 1e6:.3f} MB, IR {d['ir_version']}, "
             f"opsets {d['opsets']}")
@@ -279,6 +337,8 @@ def info(path: str, as_json: bool) -> None:
         c.print(f"model {meta.get('model')} (beta={meta.get('beta')}), ops={meta.get('ops')}, "
                 f"fused={meta.get('fused')}, weights: {meta.get('weights')}, "
                 f"rep-deploy {meta.get('rep_deploy_version')}")
+        if meta.get("checkpoint"):
+            c.print(f"checkpoint: {meta['checkpoint']} (sha256 {meta.get('checkpoint_sha256')})")
         c.print(f"normalization: mean={meta.get('mean')} std={meta.get('std')}")
     else:
         c.print("[yellow]no rep-deploy metadata: not written by rep-deploy export[/yellow]")

@@ -9,10 +9,9 @@ import onnx
 
 from rep_deploy import ops
 from rep_deploy.export.finalize import op_histogram, read_metadata
+from rep_deploy.onnx_file import read_onnx
 
 __all__ = ["describe"]
-
-from rep_deploy.passes.pack_binary_weights import BINARY_OPS as _BINARY_OPS
 
 
 def _shape(vi: onnx.ValueInfoProto) -> list[int | str]:
@@ -23,18 +22,15 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Metadata, I/O, op histogram and weight accounting of an ONNX file.
 
     Raises:
-        ValueError: the file is not a readable ONNX model.
+        rep_deploy.onnx_file.ModelFileError: missing, empty, truncated or not a valid ONNX model.
     """
-    try:
-        model = onnx.load(os.fspath(path), load_external_data=False)
-    except Exception as e:  # onnx raises DecodeError / various on garbage
-        raise ValueError(f"{path} is not a readable ONNX model ({type(e).__name__})") from None
+    model = read_onnx(path)
     inits = {t.name: t for t in model.graph.initializer}
-    packed = {n.input[1] for n in model.graph.node if n.domain == ops.DOMAIN and n.op_type in _BINARY_OPS}
+    packed = {n.input[1] for n in model.graph.node if n.domain == ops.DOMAIN and n.op_type in ops.BINARY_OPS}
     shapes = {vi.name: _shape(vi) for vi in (*model.graph.value_info, *model.graph.input)}
     binary = 0
     for n in model.graph.node:
-        if n.domain == ops.DOMAIN and n.op_type in _BINARY_OPS and n.input[1] in inits:
+        if n.domain == ops.DOMAIN and n.op_type in ops.BINARY_OPS and n.input[1] in inits:
             attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
             kh, kw = attrs["kernel_shape"]
             cout, row_bytes = inits[n.input[1]].dims

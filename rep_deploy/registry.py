@@ -16,16 +16,21 @@ __all__ = ["ModelInfo", "register_model", "create_model", "get_model_info", "lis
            "takes_beta", "UnknownModelError"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ModelInfo:
-    """What a deployer needs to know about a zoo model besides its weights.
+    """What a deployer needs to know about a model besides its weights.
+
+    Zoo models register one; to export your own ``nn.Module``, make one::
+
+        rd.ModelInfo(name="my-bnn", input_size=(3, 32, 32), num_classes=10,
+                     mean=(0.49, 0.48, 0.45), std=(0.25, 0.24, 0.26))
 
     Attributes:
-        name: registry name (``rep-reactnet-a``).
+        name: registry name (``rep-reactnet-a``), or your model's name.
         family: architecture family (``reactnet-a``); a Rep model and its base share it.
         input_size: (C, H, W) of one input image.
         num_classes: classifier outputs.
-        mean, std: per-channel input normalization the model was trained with.
+        mean, std: per-channel input normalization the model was trained with (default: ImageNet's).
         beta: RepTran replication factor (1 for a base model).
         rep_of: name of the base model a Rep model is RepTran'd from (None for base models).
         checkpoint_formats: public training-code formats whose checkpoints load into this model.
@@ -34,9 +39,9 @@ class ModelInfo:
     """
 
     name: str
-    family: str
     input_size: tuple[int, int, int]
     num_classes: int
+    family: str = "custom"
     mean: tuple[float, ...] = (0.485, 0.456, 0.406)
     std: tuple[float, ...] = (0.229, 0.224, 0.225)
     beta: int = 1

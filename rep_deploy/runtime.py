@@ -12,13 +12,16 @@ creation with a message listing the valid choices.
 """
 from __future__ import annotations
 
+import ctypes
 import importlib.metadata
 import os
 import pathlib
+from typing import TYPE_CHECKING
 
-import onnxruntime
+if TYPE_CHECKING:
+    import onnxruntime
 
-__all__ = ["LIBRARY_NAME", "KERNEL_ENV", "library_path", "make_session_options"]
+__all__ = ["LIBRARY_NAME", "KERNEL_ENV", "library_path", "kernel_path", "make_session_options"]
 
 LIBRARY_NAME = "librep_deploy_ort.so"
 #: Environment variable that forces a kernel path (read at session creation).
@@ -77,6 +80,28 @@ def library_path() -> pathlib.Path:
                             + _BUILD_HINT.format(env=LIBRARY_ENV))
 
 
+def kernel_path() -> str:
+    """The kernel path that sessions created now run (``avx512vpopcnt``, ``avx512``, ``avx2``,
+    ``neon``, ``portable`` or ``reference``).
+
+    Asked of the built library itself (its ``RepDeployKernelPath``), so it is the choice its
+    dispatch makes on this CPU under the current ``REP_DEPLOY_KERNEL``, not a guess from Python.
+
+    Raises:
+        FileNotFoundError: the library is not built.
+        RuntimeError: ``REP_DEPLOY_KERNEL`` forces a path that this build or CPU cannot run (the
+            message is the one session creation would give).
+    """
+    lib = ctypes.CDLL(str(library_path()))
+    query = lib.RepDeployKernelPath
+    query.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+    query.restype = ctypes.c_int
+    buf = ctypes.create_string_buffer(512)
+    if query(buf, len(buf)) != 0:
+        raise RuntimeError(buf.value.decode())
+    return buf.value.decode()
+
+
 def make_session_options(threads: int | None = None) -> onnxruntime.SessionOptions:
     """ORT session options with the custom-op library registered.
 
@@ -87,6 +112,8 @@ def make_session_options(threads: int | None = None) -> onnxruntime.SessionOptio
     Returns:
         A fresh ``onnxruntime.SessionOptions``; pass it to ``onnxruntime.InferenceSession``.
     """
+    import onnxruntime
+
     so = onnxruntime.SessionOptions()
     so.register_custom_ops_library(str(library_path()))
     if threads is not None:

@@ -4,6 +4,11 @@
     sess = rd.InferenceSession("out/model.onnx")        # custom-op library registered
     logits = sess.run(batch)                             # float32 (N, C, H, W), already normalized
     labels = sess.predict(images)                        # raw images: applies the recorded mean/std
+    sess.kernel_path                                     # "avx512vpopcnt", "avx2", "neon", ...
+
+Raw images (``predict``, ``normalize``) are float in [0, 1] or uint8 in 0..255 (scaled by 1/255);
+anything else is refused with a message saying how to convert, because a model fed 0..255 floats as if
+they were 0..1 still answers, wrongly, and silently.
 
 Inputs are checked before ONNX Runtime sees them, so a wrong shape or dtype is a one-line error that
 names what was expected. One session may be shared by several threads (ONNX Runtime's ``Run`` is
@@ -15,11 +20,11 @@ import os
 from typing import Any
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 
 from rep_deploy import ops
 from rep_deploy.export.finalize import read_metadata
+from rep_deploy.onnx_file import read_onnx
 
 __all__ = ["InferenceSession", "InputError"]
 
@@ -42,20 +47,18 @@ class InferenceSession:
     def __init__(self, path: str | os.PathLike[str], threads: int | None = None, *,
                  use_library: bool | None = None) -> None:
         self.path = os.fspath(path)
-        try:
-            model = onnx.load(self.path, load_external_data=False)
-        except FileNotFoundError:
-            raise FileNotFoundError(f"{self.path}: no such file") from None
-        except Exception as e:
-            raise ValueError(f"{self.path} is not a readable ONNX model ({type(e).__name__})") from None
+        model = read_onnx(self.path)  # ModelFileError (a ValueError) for missing / empty / damaged
         self.metadata: dict[str, Any] = read_metadata(model)
         self.uses_custom_ops = any(n.domain == ops.DOMAIN for n in model.graph.node)
         if use_library is None:
             use_library = self.uses_custom_ops
+        #: the native kernel path this session runs (None: function bodies, no native kernels)
+        self.kernel_path: str | None = None
         if use_library:
-            from rep_deploy.runtime import make_session_options
+            from rep_deploy.runtime import kernel_path, make_session_options
 
             so = make_session_options(threads)
+            self.kernel_path = kernel_path()  # what the kernels created below will pick
         else:
             so = ort.SessionOptions()
             if threads is not None:
@@ -76,6 +79,9 @@ class InferenceSession:
     def _check(self, x: Any) -> np.ndarray:
         if not isinstance(x, np.ndarray):
             raise InputError(f"expected a numpy array, got {type(x).__name__}")
+        if x.dtype == np.uint8:
+            raise InputError("expected a normalized float32 batch, got uint8: raw 0..255 images go "
+                             "through predict() / normalize() (CLI: rep-deploy run --normalize)")
         if x.dtype != np.float32:
             raise InputError(f"expected float32 input, got {x.dtype} (use x.astype(np.float32))")
         expected = self.input_shape
@@ -97,12 +103,20 @@ class InferenceSession:
         return self._sess.run(self.output_names[:1], {self.input_name: self._check(x)})[0]
 
     def normalize(self, images: np.ndarray) -> np.ndarray:
-        """Apply the model's recorded mean/std (images scaled to [0, 1], NCHW)."""
+        """Scale raw images to [0, 1] and apply the model's recorded mean/std.
+
+        Args:
+            images: (N, C, H, W) float in [0, 1], or uint8 in 0..255 (divided by 255 here).
+
+        Raises:
+            InputError: another dtype, float values outside [0, 1] (0..255 pixels stored as float,
+                or an already normalized batch), a wrong shape, or a file without normalization.
+        """
         mean, std = self.metadata.get("mean"), self.metadata.get("std")
         if mean is None or std is None:
             raise InputError(f"{self.path} records no normalization (not a rep-deploy export?); "
                              f"normalize yourself and call run()")
-        images = np.asarray(images, dtype=np.float32)
+        images = to_unit_range(images)
         if images.ndim != 4 or images.shape[1] != len(mean):
             raise InputError(f"expected images shaped (N, {len(mean)}, H, W), got {images.shape}")
         m = np.asarray(mean, np.float32).reshape(1, -1, 1, 1)
@@ -110,13 +124,37 @@ class InferenceSession:
         return (images - m) / s
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        """Top-1 class per image for raw images in [0, 1] (normalization applied here)."""
+        """Top-1 class per image for raw images (float in [0, 1] or uint8 0..255; see normalize)."""
         return self.run(self.normalize(images)).argmax(axis=1)
 
     def __repr__(self) -> str:
-        kernels = "native kernels" if self.uses_library else "function bodies"
+        kernels = f"native kernels ({self.kernel_path})" if self.uses_library else "function bodies"
         return (f"InferenceSession({self.path!r}, model={self.metadata.get('model')!r}, "
                 f"input={_fmt(self.input_shape)}, {kernels})")
+
+
+def to_unit_range(images: np.ndarray) -> np.ndarray:
+    """Raw images as float32 in [0, 1]: uint8 is divided by 255, float must already be in [0, 1].
+
+    Raises:
+        InputError: any other dtype, or float values outside [0, 1]; the message says how to convert.
+    """
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255)
+    if not np.issubdtype(images.dtype, np.floating):
+        raise InputError(f"raw images must be float in [0, 1] or uint8 in 0..255, got {images.dtype} "
+                         f"(convert with x.astype(np.float32) / max_value)")
+    if images.size:
+        lo, hi = float(np.min(images)), float(np.max(images))
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            raise InputError("raw images contain NaN or infinity")
+        if hi > 1.0 or lo < 0.0:
+            hint = ("0..255 pixels? pass them as uint8, or divide by 255" if hi > 1.0 and lo >= 0.0
+                    else "already normalized? call run() instead")
+            raise InputError(f"raw float images must lie in [0, 1], got values in [{lo:.4g}, {hi:.4g}] "
+                             f"({hint})")
+    return images.astype(np.float32, copy=False)
 
 
 def _fmt(shape: list[int | str | None]) -> str:

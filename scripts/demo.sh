@@ -6,5 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 OUT=${OUT:-out/demo}
-.venv/bin/rep-deploy export rep-resnet20-digits --pretrained -o "$OUT"
+# Bold only on a terminal: logs (`| tee`) get plain text.
+if [ -t 1 ]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
+step() { printf '\n%s[demo] %s%s\n' "$bold" "$*" "$plain"; }
+step "export rep-resnet20-digits (shipped checkpoint) to $OUT/ and verify it"
+# --force: the demo is re-runnable; it replaces its own earlier output
+.venv/bin/rep-deploy export rep-resnet20-digits --pretrained --force -o "$OUT"
+step "what $OUT/model.onnx holds"
 .venv/bin/rep-deploy info "$OUT/model.onnx"

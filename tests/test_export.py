@@ -12,9 +12,11 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from torch import nn
 
 from rep_deploy import ExportError, ExportOptions, export_model, get_model_info, list_models
 from rep_deploy.export import read_metadata
+from rep_deploy.nn import RepBConv2d, ScaledBinaryConv2d
 from rep_deploy.registry import UnknownModelError
 from rep_deploy.validate import ort_runner
 
@@ -171,3 +173,85 @@ def test_demo_accuracy_identical_in_pytorch_and_onnx(name: str, tmp_path: Path) 
             assert b["accuracy"] == v["torch_accuracy"], b["backend"]
     card = (Path(demo.__file__).parent / "MODEL_CARD.md").read_text()
     assert f"{v['torch_accuracy']:.2%}" in card  # the accuracy the model card quotes
+
+
+# -- your own nn.Module ---------------------------------------------------------------------------------
+class _TinyBNN(nn.Module):
+    """A user's BNN, defined here: a float stem, one Rep block (RepBConv2d, beta=2, BN after the tile),
+    one plain binary block (ScaledBinaryConv2d) with a stride, zero padding and a shortcut, a float head."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16))
+        self.rep = RepBConv2d(8, 8, 3, beta=2, padding=1)  # reads 16 channels, writes 16 (tile x4)
+        self.rep_bn = nn.BatchNorm2d(16)
+        self.plain = ScaledBinaryConv2d(16, 24, 3, stride=2, padding=1)
+        self.plain_bn = nn.BatchNorm2d(24)
+        self.act = nn.PReLU(24)
+        self.head = nn.Linear(24, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = self.rep_bn(self.rep(x)) + x
+        x = self.act(self.plain_bn(self.plain(x)))
+        return self.head(x.mean(dim=(2, 3)))
+
+
+def _trained_like(net: nn.Module) -> nn.Module:
+    g = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+                m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.2)
+    return net
+
+
+def test_export_your_own_module(tmp_path: Path) -> None:
+    from rep_deploy import ModelInfo
+
+    net = _trained_like(_TinyBNN()).train()  # left in training mode: export must not change it
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    info = ModelInfo(name="tiny-bnn", input_size=(3, 12, 12), num_classes=5, mean=(0.5, 0.5, 0.5),
+                     std=(0.25, 0.25, 0.25))
+    result = export_model(net, tmp_path, info=info)
+    assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    v = result.report["verification"]
+    assert v["passed"] and {b["backend"] for b in v["backends"]} >= {"onnxruntime (function bodies)",
+                                                                    "onnx.reference"}
+    assert result.report["weights"] == "module" and result.report["fidelity"]["binary_layers"] == 2
+    assert not any("random" in w for w in result.warnings)
+    hist = result.report["op_histogram"]
+    assert sum(n for op, n in hist.items() if op.startswith("rep_deploy::BinaryConv")) == 2
+    meta = read_metadata(onnx.load(result.model_path))
+    assert meta["model"] == "tiny-bnn" and meta["num_classes"] == 5 and meta["mean"] == [0.5] * 3
+    assert meta["weights"] == "nn.Module as given"
+    # the file computes what the module computes (eval mode), on new inputs too
+    x = np.random.default_rng(7).standard_normal((3, 3, 12, 12)).astype(np.float32)
+    with torch.no_grad():
+        ref = net.eval()(torch.from_numpy(x)).numpy()
+    got = ort_runner(result.model_path.read_bytes())(x)["logits"]
+    assert (got.argmax(1) == ref.argmax(1)).all()
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+def test_export_module_needs_its_info(tmp_path: Path) -> None:
+    from rep_deploy import ModelInfo, create_model
+
+    with pytest.raises(ExportError, match="needs info=rep_deploy.ModelInfo"):
+        export_model(_TinyBNN(), tmp_path / "o")
+    info = ModelInfo(name="tiny", input_size=(3, 12, 12), num_classes=5)
+    with pytest.raises(ExportError, match="beta applies to zoo names only"):
+        export_model(_TinyBNN(), tmp_path / "o", info=info, beta=2)
+    with pytest.raises(ExportError, match="info= is for nn.Module exports"):
+        export_model("resnet20", tmp_path / "o", info=info)
+    with pytest.raises(ExportError, match="cannot take input shape"):
+        export_model(_TinyBNN(), tmp_path / "o", info=ModelInfo(name="t", input_size=(4, 12, 12),
+                                                                 num_classes=5))
+    _assert_nothing_written(tmp_path / "o")
+    # a module built by create_model carries its ModelInfo
+    result = export_model(create_model("rep-resnet20-digits"), tmp_path / "zoo",
+                          options=ExportOptions(reference_images=0))
+    assert result.report["model"] == "rep-resnet20-digits" and result.report["verification"]["passed"]

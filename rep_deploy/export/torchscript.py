@@ -1,7 +1,7 @@
 """The one place that calls PyTorch's ONNX exporter.
 
 The TorchScript exporter (``dynamo=False``) is used because the dynamo exporter needs onnxscript,
-which cannot share an environment with TensorFlow 2.16 / LCE (ml-dtypes pins; see DESIGN.md). It is
+which cannot share an environment with TensorFlow 2.16 / LCE (ml-dtypes pins; see docs/design.md, "Dependencies"). It is
 deprecated but works in torch 2.13; switching exporters means changing this module only.
 Custom ops reach the graph through ``symbolic`` methods of the autograd functions in ``rep_deploy.nn``.
 """

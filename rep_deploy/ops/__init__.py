@@ -15,7 +15,11 @@ OPS: dict[str, OpSpec] = {spec.name: spec for spec in (
     binary_conv.SPEC, repeat.SPEC, binary_conv_fused.SPEC, binary_conv_fused.SPEC_ADD,
     binary_conv_block.SPEC)}
 
-__all__ = ["DOMAIN", "VERSION", "ONNX_OPSET", "IR_VERSION", "OPS", "Attr", "OpSpec", "get",
+#: Ops whose input 1 is a bit-packed binary weight (``W``, layout of :mod:`.bitpack`).
+BINARY_OPS: tuple[str, ...] = (binary_conv.NAME, binary_conv_fused.NAME, binary_conv_fused.NAME_ADD,
+                               binary_conv_block.NAME)
+
+__all__ = ["DOMAIN", "VERSION", "ONNX_OPSET", "IR_VERSION", "OPS", "BINARY_OPS", "Attr", "OpSpec", "get",
            "function_protos", "opset_imports", "make_node", "bitpack", "binary_conv", "binary_conv_fused", "binary_conv_block",
            "repeat"]
 

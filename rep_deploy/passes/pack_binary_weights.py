@@ -9,12 +9,11 @@ from __future__ import annotations
 import numpy as np
 import onnx_graphsurgeon as gs
 
-from rep_deploy.ops import bitpack
+from rep_deploy.ops import BINARY_OPS, bitpack
 
 from ._graph import const, is_op
 
 NAME = "pack_binary_weights"
-BINARY_OPS = ("BinaryConv", "BinaryConvFused", "BinaryConvFusedAdd", "BinaryConvBlock")
 
 
 class PackError(ValueError):

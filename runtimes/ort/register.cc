@@ -5,9 +5,12 @@
 // attributes): BinaryConv, Repeat, BinaryConvFused, BinaryConvFusedAdd, BinaryConvBlock.
 #include <onnxruntime_c_api.h>
 
+#include <cstddef>
+#include <cstdio>
 #include <mutex>
 #include <string>
 
+#include "core/kernels.h"
 #include "ops/binary_conv_op.h"
 #include "ops/ort_api.h"
 #include "ops/repeat_op.h"
@@ -57,4 +60,15 @@ RegisterCustomOps(OrtSessionOptions* options, const OrtApiBase* base) {
     if (OrtStatus* st = make_domain(*api)) return st;
   }
   return api->AddCustomOpDomain(options, g_domain);
+}
+
+// The kernel path sessions created now would run: the fastest this CPU supports, or the one
+// REP_DEPLOY_KERNEL forces. Writes the name (or, when the forced path is unusable, the error the
+// session creation would report) into buf; returns 0 for a name, 1 for an error. Python reads it with
+// ctypes (rep_deploy.runtime.kernel_path), so reports say which path actually ran.
+extern "C" __attribute__((visibility("default"))) int RepDeployKernelPath(char* buf, size_t size) {
+  rep_deploy::core::Kernel k{};
+  const std::string err = rep_deploy::core::select_kernel_from_env(&k);
+  std::snprintf(buf, size, "%s", err.empty() ? k.name : err.c_str());
+  return err.empty() ? 0 : 1;
 }
