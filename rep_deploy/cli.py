@@ -238,6 +238,80 @@ def _print_summary(console, r: dict, model_path: Path, report_path: Path, replac
     console.print(f"[green]{how}[/green] {model_path} and {report_path} in {r['seconds']:.1f}s")
 
 
+# -------------------------------------------------------------------------------------- tflite
+@main.command()
+@click.argument("model_path", metavar="MODEL.onnx", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The .tflite to write; its report goes beside it as NAME.report.json.")
+@click.option("--target", type=click.Choice(["aarch64", "arm", "xcore"]), default="aarch64",
+              show_default=True,
+              help="aarch64 (= LCE's 'arm': phones, Raspberry Pi, ARM boards) or xcore (XMOS; LCE "
+                   "leaves zero-padded binary convs as float CONV_2D there: listed per layer).")
+@click.option("--tolerance", type=click.FloatRange(0, min_open=True), default=0.1, show_default=True,
+              help="Max |TFLite - ONNX| allowed, relative to max |logit|; top-1 must agree on every image.")
+@click.option("--images", type=click.IntRange(0), default=0,
+              help="Verification images (default: the demo models' whole held-out split, else 8 "
+                   "random ones).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random verification batch.")
+@click.option("--force", is_flag=True, help="Replace the .tflite / report if they exist.")
+def tflite(model_path: str, output: str, target: str, tolerance: float, images: int, seed: int,
+           force: bool) -> None:
+    """Convert an exported MODEL.onnx to a Larq Compute Engine .tflite and verify it.
+
+    The ONNX graph (any `rep-deploy export` form: custom ops fused or not, or --ops standard) is
+    lowered to TensorFlow in the forms LCE binarizes, converted by LCE, then run in LCE's
+    interpreter against ONNX Runtime on the verification batch. The .tflite is written only if
+    every binary conv became an LceBconv2d and the outputs agree (top-1 on every image, logits
+    within --tolerance). Needs the [tflite] extra (TensorFlow 2.16 + LCE 0.16).
+
+    \b
+    Example:
+      rep-deploy export rep-resnet20-digits --pretrained -o out/demo
+      rep-deploy tflite out/demo/model.onnx -o out/demo/model.tflite
+    On a phone: LCE's lce_benchmark_model --graph=model.tflite (on-device benchmarking through
+    rep-deploy comes with `rep-deploy bench`).
+    """
+    from rep_deploy.converters.tflite import (ConversionError, TFLiteDependencyError,
+                                              TFLiteVerificationError, convert_to_tflite)
+    from rep_deploy.onnx_file import ModelFileError
+
+    console = _console()
+    try:
+        with console.status("starting") as status:
+            result = convert_to_tflite(model_path, output, target=target, tolerance=tolerance,
+                                       images=images, seed=seed, overwrite=force,
+                                       progress=lambda m: status.update(m))
+    except TFLiteVerificationError as e:
+        _print_tflite_verification(console, e.report)
+        raise ReportedError(str(e)) from None
+    except (ConversionError, TFLiteDependencyError, ModelFileError, FileNotFoundError) as e:
+        raise ReportedError(str(e)) from None
+    r = result.report
+    _print_tflite_verification(console, r)
+    bc = r["binary_convs"]
+    extra = bc["lce_bconv2d"] - bc["onnx"] + len(bc["float_fallbacks"])
+    console.print(f"binary convs: {bc['onnx']} in the ONNX, {bc['lce_bconv2d']} LceBconv2d in the file"
+                  + (f" ({extra} more: see 'added by the lowering')" if extra else "")
+                  + (f"; [yellow]left as float CONV_2D by LCE's {target} target: "
+                     f"{', '.join(bc['float_fallbacks'])}[/yellow]" if bc["float_fallbacks"] else ""))
+    console.print("ops: " + ", ".join(f"{k} x{v}" for k, v in r["op_histogram"].items()))
+    if r["added_ops"]:
+        console.print("added by the lowering: " + ", ".join(f"{k} x{v}" for k, v in r["added_ops"].items()))
+    console.print(f"size: {r['file_bytes'] / 1e6:.3f} MB ({r['size_ratio_to_ideal']:.3f} x the ideal "
+                  f"{r['ideal_bytes'] / 1e6:.3f} MB: 1 bit per binary weight, 32 per other parameter)")
+    how = "replaced" if result.replaced else "wrote"
+    console.print(f"[green]{how}[/green] {result.tflite_path} and {result.report_path} in {r['seconds']:.1f}s")
+
+
+def _print_tflite_verification(console, r: dict) -> None:
+    v = r["verification"]
+    acc = "" if v["accuracy"] is None else f", accuracy {v['accuracy']:.2%}"
+    status = "[green]pass[/green]" if v["passed"] else "[red]" + "; ".join(v["failures"]) + "[/red]"
+    console.print(f"verification on {v['input_source']}, {v['images']} images: LCE interpreter vs "
+                  f"{v['reference']}: top-1 agree {v['top1_agreement']:.2%}, max |diff| "
+                  f"{v['max_abs_diff']:.3g} (relative {v['max_rel_diff']:.3g}){acc}: {status}")
+
+
 # ----------------------------------------------------------------------------------------- run
 @main.command()
 @click.argument("model_path", metavar="MODEL.onnx", type=click.Path(exists=True, dir_okay=False))

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-__all__ = ["atomic_output", "write_bytes_atomic"]
+__all__ = ["atomic_output", "write_bytes_atomic", "write_artifact_and_report"]
 
 
 def _umask() -> int:
@@ -39,3 +39,16 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     with atomic_output(path) as tmp:
         tmp.write_bytes(data)
+
+
+def write_artifact_and_report(artifact: Path, data: bytes, report: Path, summary: dict) -> None:
+    """Write a result file and its JSON report, each atomically; if the report cannot be written,
+    the result file goes too, so no result ever stands without its report."""
+    import json
+
+    write_bytes_atomic(artifact, data)
+    try:
+        write_bytes_atomic(report, (json.dumps(summary, indent=2, default=str) + "\n").encode())
+    except BaseException:
+        Path(artifact).unlink(missing_ok=True)
+        raise

@@ -34,11 +34,15 @@ class InputError(ValueError):
 
 
 class InferenceSession:
-    """An ONNX Runtime session for a rep-deploy export.
+    """A session for a rep-deploy export: ``.onnx`` in ONNX Runtime, ``.tflite`` in LCE's interpreter.
+
+    Both take and return the same NCHW arrays (a ``.tflite`` is NHWC inside; the layout change is
+    this class's business), so code written for one runs the other.
 
     Args:
-        path: the exported ``model.onnx``.
-        threads: intra-op threads (None: ONNX Runtime's default, one per core).
+        path: the exported ``model.onnx``, or a ``.tflite`` from ``rep-deploy tflite`` (needs the
+            ``[tflite]`` extra; LCE's x86 kernels are portable, not fast).
+        threads: intra-op threads (None: ONNX Runtime's default, one per core; LCE: 1).
         use_library: register the native custom-op library. None (default): when the file uses
             rep-deploy ops (an error with build instructions if the library is not built); False:
             run the ops' ONNX function bodies instead (portable, much slower).
@@ -47,6 +51,11 @@ class InferenceSession:
     def __init__(self, path: str | os.PathLike[str], threads: int | None = None, *,
                  use_library: bool | None = None) -> None:
         self.path = os.fspath(path)
+        if self.path.endswith(".tflite"):
+            self._open_tflite(threads)
+            return
+        #: what runs the model: "onnxruntime" or "lce" (the TFLite interpreter of Larq Compute Engine)
+        self.backend = "onnxruntime"
         model = read_onnx(self.path)  # ModelFileError (a ValueError) for missing / empty / damaged
         self.metadata: dict[str, Any] = read_metadata(model)
         self.uses_custom_ops = any(n.domain == ops.DOMAIN for n in model.graph.node)
@@ -74,6 +83,27 @@ class InferenceSession:
         self.input_name = inp[0].name
         self.input_shape: list[int | str | None] = list(inp[0].shape)
         self.output_names = [o.name for o in self._sess.get_outputs()]
+        self._run = lambda x: self._sess.run(self.output_names[:1], {self.input_name: x})[0]
+
+    def _open_tflite(self, threads: int | None) -> None:
+        from rep_deploy.converters.tflite import LceRunner, inspect_tflite
+
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"{self.path}: no such file")
+        data = open(self.path, "rb").read()
+        try:
+            summary = inspect_tflite(data)
+        except Exception as e:  # noqa: BLE001 - a damaged flatbuffer raises anything
+            raise ValueError(f"{self.path} is not a readable TFLite model ({type(e).__name__}); "
+                             f"re-convert or re-copy it") from None
+        runner = LceRunner(data, threads or 1)
+        self.backend = "lce"
+        self.metadata = summary.metadata
+        self.uses_custom_ops = "LceBconv2d" in summary.op_histogram
+        self.uses_library, self.kernel_path = False, None
+        self.input_name, self.output_names = "input", ["logits"]
+        self.input_shape = list(runner.input_shape)
+        self._run = runner.run
 
     # -- inputs --------------------------------------------------------------------------------
     def _check(self, x: Any) -> np.ndarray:
@@ -100,7 +130,7 @@ class InferenceSession:
     # -- running -------------------------------------------------------------------------------
     def run(self, x: np.ndarray) -> np.ndarray:
         """Logits for a normalized float32 batch (N, C, H, W)."""
-        return self._sess.run(self.output_names[:1], {self.input_name: self._check(x)})[0]
+        return self._run(self._check(x))
 
     def normalize(self, images: np.ndarray) -> np.ndarray:
         """Scale raw images to [0, 1] and apply the model's recorded mean/std.
@@ -128,7 +158,8 @@ class InferenceSession:
         return self.run(self.normalize(images)).argmax(axis=1)
 
     def __repr__(self) -> str:
-        kernels = f"native kernels ({self.kernel_path})" if self.uses_library else "function bodies"
+        kernels = ("LCE interpreter" if self.backend == "lce" else
+                   f"native kernels ({self.kernel_path})" if self.uses_library else "function bodies")
         return (f"InferenceSession({self.path!r}, model={self.metadata.get('model')!r}, "
                 f"input={_fmt(self.input_shape)}, {kernels})")
 

@@ -22,12 +22,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
-import numpy as np
-import onnx
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
-from rep_deploy.nn import BinaryActivation, ScaledBinaryConv2d
+import numpy as np
+
+if TYPE_CHECKING:  # torch is imported where PyTorch runs, so compare() stays torch-free
+    import onnx
+    from torch import nn
 
 __all__ = ["BackendResult", "VerificationReport", "VerificationError", "torch_logits",
            "compare", "verify", "ort_runner", "reference_evaluator_runner"]
@@ -89,6 +90,10 @@ NEAR_ZERO = 1e-5
 
 def torch_logits(model: nn.Module, x: np.ndarray) -> tuple[np.ndarray, int, int, int]:
     """PyTorch logits of ``x``, plus (exact zeros, near zeros, total) seen at binarization inputs."""
+    import torch
+
+    from rep_deploy.nn import BinaryActivation, ScaledBinaryConv2d
+
     zeros, near, total, hooks = [0], [0], [0], []
 
     def count(_m: nn.Module, inputs) -> None:

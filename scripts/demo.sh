@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job on the shipped demo model, from a fresh clone: set up, export the trained Rep
 # ResNet-20 (digits) to ONNX with rep-deploy's custom ops, verify it against PyTorch on the held-out
-# digits, and describe the file. Output goes to ${OUT:-out/demo}.
+# digits, describe the file, then convert it to a Larq Compute Engine .tflite for aarch64 phones and
+# boards, verified against ONNX Runtime on the same digits. Output goes to ${OUT:-out/demo}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,3 +15,5 @@ step "export rep-resnet20-digits (shipped checkpoint) to $OUT/ and verify it"
 .venv/bin/rep-deploy export rep-resnet20-digits --pretrained --force -o "$OUT"
 step "what $OUT/model.onnx holds"
 .venv/bin/rep-deploy info "$OUT/model.onnx"
+step "convert $OUT/model.onnx to $OUT/model.tflite (Larq Compute Engine, aarch64) and verify it"
+.venv/bin/rep-deploy tflite "$OUT/model.onnx" --target aarch64 --force -o "$OUT/model.tflite"

@@ -203,7 +203,8 @@ def test_quick_commands_import_no_heavy_framework(tmp_path: Path) -> None:
              "try:\n    main(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
              "heavy = [m for m in ('torch', 'onnxruntime', 'tensorflow') if m in sys.modules]\n"
              "print('HEAVY', heavy)\n")
-    for args in (["--help"], ["zoo", "--help"], ["export", "--help"], ["info", str(tmp_path / "m.onnx")]):
+    for args in (["--help"], ["zoo", "--help"], ["export", "--help"], ["tflite", "--help"],
+                 ["info", str(tmp_path / "m.onnx")]):
         r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr
         assert "HEAVY []" in r.stdout, (args, r.stdout[-300:])

@@ -14,25 +14,16 @@ import pytest
 import torch
 from torch import nn
 
-from rep_deploy import ExportError, ExportOptions, export_model, get_model_info, list_models
+from rep_deploy import ExportError, ExportOptions, export_model, get_model_info
 from rep_deploy.export import read_metadata
 from rep_deploy.nn import RepBConv2d, ScaledBinaryConv2d
 from rep_deploy.registry import UnknownModelError
 from rep_deploy.validate import ort_runner
 
-
-def _cases() -> list:
-    cases = []
-    for name in list_models():
-        info = get_model_info(name)
-        big = info.input_size[1] >= 128
-        marks = [pytest.mark.slow] if big else []
-        for beta in ((1, 2) if info.rep_of is not None else (None,)):
-            cases.append(pytest.param(name, beta, id=f"{name}-beta{beta or 1}", marks=marks))
-    return cases
+from _zoo import zoo_cases
 
 
-@pytest.mark.parametrize("name,beta", _cases())
+@pytest.mark.parametrize("name,beta", zoo_cases())
 def test_export_every_zoo_model(name: str, beta: int | None, tmp_path: Path) -> None:
     info = get_model_info(name, beta)
     big = info.input_size[1] >= 128

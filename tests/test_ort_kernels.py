@@ -21,34 +21,21 @@ import zlib
 from typing import Any, Iterator
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 
 from rep_deploy import ops
 from rep_deploy.ops import binary_conv, binary_conv_block, binary_conv_fused, bitpack, repeat
 from rep_deploy.runtime import KERNEL_ENV, library_path, make_session_options
+
+from _onnx import make_model
 
 PATHS = ["reference", "portable", "avx2", "avx512", "avx512vpopcnt", "neon"]
 
 
 # ---------------------------------------------------------------------------------------------
 # model building
-
-def make_model(nodes: list[onnx.NodeProto], inputs: list[onnx.ValueInfoProto],
-               outputs: list[str], initializers: list[np.ndarray | tuple[str, np.ndarray]]) -> bytes:
-    """A model in the spec's opsets and IR version, carrying the function bodies it uses."""
-    inits = [numpy_helper.from_array(a, n) for n, a in initializers]
-    graph = helper.make_graph(nodes, "g", inputs,
-                              [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
-                              inits)
-    used = {n.op_type for n in nodes if n.domain == ops.DOMAIN and n.op_type in ops.OPS}
-    model = helper.make_model(graph, opset_imports=ops.opset_imports(),
-                              functions=ops.function_protos(used))
-    model.ir_version = ops.IR_VERSION
-    return model.SerializeToString()
-
 
 def session(model: bytes, path: str | None, monkeypatch: pytest.MonkeyPatch | None = None,
             threads: int = 2) -> ort.InferenceSession:

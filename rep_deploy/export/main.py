@@ -8,7 +8,6 @@ existing export is replaced only when asked to (``overwrite=True``, CLI ``--forc
 from __future__ import annotations
 
 import copy
-import json
 import os
 import tempfile
 import time
@@ -25,7 +24,7 @@ from rep_deploy.export.fidelity import fidelity_summary
 from rep_deploy.export.finalize import finalize, op_histogram
 from rep_deploy.export.patcher import export_patches
 from rep_deploy.export.provenance import environment, file_identity
-from rep_deploy.fileio import write_bytes_atomic
+from rep_deploy.fileio import write_artifact_and_report
 from rep_deploy.export.random_weights import randomize_for_verification
 from rep_deploy.export.torchscript import INPUT_NAME, OUTPUT_NAME, trace_to_onnx
 from rep_deploy.nn import ScaledBinaryConv2d
@@ -316,10 +315,5 @@ def _export(model: str | nn.Module, info: ModelInfo, shape: tuple[int, int, int,
     }
     say("writing files")
     model_path, report_path = out / "model.onnx", out / "report.json"
-    write_bytes_atomic(model_path, data)
-    try:
-        write_bytes_atomic(report_path, (json.dumps(summary, indent=2, default=str) + "\n").encode())
-    except BaseException:
-        model_path.unlink(missing_ok=True)
-        raise
+    write_artifact_and_report(model_path, data, report_path, summary)
     return ExportResult(model_path, report_path, summary)
