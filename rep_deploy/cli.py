@@ -49,6 +49,7 @@ def main() -> None:
       rep-deploy export rep-reactnet-a --checkpoint model_best.pth.tar -o out/
       rep-deploy info out/model.onnx                     # what the exported file holds
       rep-deploy run out/model.onnx --input batch.npy    # inference with the native kernels
+      rep-deploy tflite out/model.onnx -o out/model.tflite   # Larq Compute Engine .tflite, verified
 
     \b
     Try it on the shipped demo (a Rep ResNet-20 trained on 8x8 digits):
@@ -389,10 +390,14 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 def info(path: str, as_json: bool) -> None:
-    """Show what an exported ONNX file holds: model, metadata, inputs/outputs, ops, sizes.
+    """Show what an exported ONNX (or converted .tflite) file holds: model, metadata, I/O, ops, sizes.
 
-    Prints to stdout (redirect it to keep it). Needs neither torch nor ONNX Runtime, so it is quick.
+    Prints to stdout (redirect it to keep it). For .onnx it needs neither torch nor ONNX Runtime,
+    so it is quick; a .tflite is read with TensorFlow's flatbuffer schema (the [tflite] extra).
     """
+    if path.endswith(".tflite"):
+        _info_tflite(path, as_json)
+        return
     from rep_deploy.inspect import describe
     from rep_deploy.onnx_file import ModelFileError
 
@@ -424,6 +429,33 @@ def info(path: str, as_json: bool) -> None:
             f"float parameters: {d['float_parameters']:,}")
     if d["functions"]:
         c.print("function bodies (run without the rep-deploy library): " + ", ".join(d["functions"]))
+
+
+def _info_tflite(path: str, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from rep_deploy.converters.tflite import TFLiteDependencyError, inspect_tflite
+
+    try:
+        summary = inspect_tflite(Path(path).read_bytes())
+    except TFLiteDependencyError as e:
+        raise ReportedError(str(e)) from None
+    except ValueError as e:
+        raise ReportedError(f"{path}: {e}") from None
+    d = {"path": path, **asdict(summary)}
+    if as_json:
+        click.echo(json.dumps(d, indent=2))
+        return
+    c = _console(stdout=True)
+    meta = summary.metadata
+    c.print(f"[bold]{path}[/bold]  {summary.file_bytes / 1e6:.3f} MB, TFLite; input {summary.input_shape} "
+            f"(NHWC), output {summary.output_shape}")
+    if meta:
+        c.print(f"model {meta.get('model')} (beta={meta.get('beta')}), from {meta.get('source_onnx')}, "
+                f"target {meta.get('target')}, normalization mean={meta.get('mean')} std={meta.get('std')}")
+    c.print("ops: " + ", ".join(f"{k} x{v}" for k, v in summary.op_histogram.items()))
+    c.print(f"LceBconv2d: {len(summary.bconvs)} ({summary.binary_filter_bytes:,} bytes of bit-packed "
+            f"filters); other constants: {summary.other_constant_bytes:,} bytes")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -207,6 +207,19 @@ def test_inference_session_runs_tflite_like_onnx(demo_tflite: tuple[Path, Path])
         lite.run(np.zeros((1, 1, 9, 8), np.float32))
 
 
+def test_info_reads_tflite(demo_tflite: tuple[Path, Path], tmp_path: Path) -> None:
+    _, tflite_path = demo_tflite
+    r = CliRunner().invoke(main, ["info", str(tflite_path), "--json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["metadata"]["model"] == "rep-resnet20-digits" and len(d["bconvs"]) == d["op_histogram"]["LceBconv2d"]
+    assert d["input_shape"] == [1, 8, 8, 1] and d["output_shape"] == [1, 10]
+    cut = tmp_path / "cut.tflite"
+    cut.write_bytes(tflite_path.read_bytes()[:5000])
+    r = CliRunner().invoke(main, ["info", str(cut)])
+    assert r.exit_code == 1 and "damaged or truncated TFLite file" in r.output and "Traceback" not in r.output
+
+
 # ---------------------------------------------------------------------------------------------
 # bad input: one line, non-zero exit, nothing written
 def _tiny_onnx(path: Path, op: str = "Sin") -> Path:

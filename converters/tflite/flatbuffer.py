@@ -62,8 +62,12 @@ def inspect_tflite(data: bytes) -> TFLiteSummary:
     schema = _schema()
     if len(data) < 8 or data[4:8] != b"TFL3":
         raise ValueError("not a TFLite flatbuffer (no TFL3 identifier)")
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
-    graph = model.subgraphs[0]
+    try:
+        model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+        graph = model.subgraphs[0]
+    except Exception as e:  # noqa: BLE001 - a cut flatbuffer fails anywhere inside the reader
+        raise ValueError(f"a damaged or truncated TFLite file ({type(e).__name__}); re-convert or "
+                         f"re-copy it") from None
     names = [_op_name(schema, c) for c in model.operatorCodes]
     hist: Counter = Counter()
     bconvs = []
