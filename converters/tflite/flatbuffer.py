@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["TFLiteSummary", "inspect_tflite", "embed_metadata", "read_metadata", "METADATA_KEY"]
+__all__ = ["TFLiteSummary", "inspect_tflite", "embed_metadata", "METADATA_KEY"]
 
 METADATA_KEY = "rep_deploy"
 
@@ -99,11 +99,6 @@ def inspect_tflite(data: bytes) -> TFLiteSummary:
     return TFLiteSummary(len(data), dict(sorted(hist.items())), bconvs, binary, other,
                          [int(d) for d in graph.tensors[graph.inputs[0]].shape],
                          [int(d) for d in graph.tensors[graph.outputs[0]].shape], meta)
-
-
-def read_metadata(data: bytes) -> dict[str, Any]:
-    """rep-deploy's metadata embedded by :func:`embed_metadata` ({} if none)."""
-    return inspect_tflite(data).metadata
 
 
 def embed_metadata(data: bytes, metadata: dict[str, Any]) -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["NCHW_TO_NHWC", "axis_to_nhwc", "const_to_nhwc", "perm_values"]
+__all__ = ["NCHW_TO_NHWC", "axis_to_nhwc", "const_to_nhwc"]
 
 #: NHWC position of each NCHW axis: N->0, C->3, H->1, W->2
 NCHW_TO_NHWC = (0, 3, 1, 2)
@@ -31,9 +31,3 @@ def const_to_nhwc(value: np.ndarray) -> np.ndarray:
         return v
     v = v.reshape((1,) * (4 - v.ndim) + v.shape)
     return np.transpose(v, (0, 2, 3, 1))
-
-
-def perm_values(values: list[int] | np.ndarray) -> list[int]:
-    """A per-axis list in NCHW order (Tile repeats, pool sizes of rank 4), in NHWC order."""
-    v = list(values)
-    return [v[0], v[2], v[3], v[1]]
