@@ -11,7 +11,7 @@ from rep_deploy import ops
 from rep_deploy.export.finalize import op_histogram, read_metadata
 from rep_deploy.onnx_file import read_onnx
 
-__all__ = ["describe"]
+__all__ = ["describe", "value_shapes"]
 
 
 def _shape(vi: onnx.ValueInfoProto) -> list[int | str]:
@@ -57,3 +57,28 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
         "float_parameters": floats,
         "uses_custom_ops": any(n.domain == ops.DOMAIN for n in model.graph.node),
     }
+
+
+def value_shapes(model: onnx.ModelProto, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+    """Every value's shape, from one ONNX Runtime run on a zero batch of ``input_shape``.
+
+    ONNX shape inference does not see through the custom ops, so the shapes that the TFLite lowering
+    and the OPs counter need come from running the model (its custom ops run their function bodies;
+    the one graph input takes ``input_shape``).
+    """
+    import onnxruntime as ort
+
+    from onnx import helper
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    known = {o.name for o in probe.graph.output}
+    for node in probe.graph.node:
+        for name in node.output:
+            if name and name not in known:
+                probe.graph.output.append(helper.make_empty_tensor_value_info(name))
+                known.add(name)
+    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    names = [o.name for o in sess.get_outputs()]
+    values = sess.run(names, {sess.get_inputs()[0].name: np.zeros(input_shape, np.float32)})
+    return {n: tuple(v.shape) for n, v in zip(names, values)}

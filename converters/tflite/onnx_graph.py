@@ -56,37 +56,20 @@ def _evaluate(node: onnx.NodeProto, inputs: list[np.ndarray], opset: int) -> lis
     return [np.asarray(v) for v in ReferenceEvaluator(model).run(None, {})]
 
 
-def _run_shapes(model: onnx.ModelProto, input_name: str, input_shape: tuple[int | None, ...]
-                ) -> dict[str, tuple[int, ...]]:
-    """Every value's shape from one ONNX Runtime run at batch 1."""
-    import onnxruntime as ort
-
-    probe = onnx.ModelProto()
-    probe.CopyFrom(model)
-    known = {o.name for o in probe.graph.output}
-    for node in probe.graph.node:
-        for name in node.output:
-            if name and name not in known:
-                probe.graph.output.append(helper.make_empty_tensor_value_info(name))
-                known.add(name)
-    if any(d is None for d in input_shape[1:]):
-        raise ValueError(f"input shape {input_shape}: channels and image size must be fixed")
-    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
-    x = np.zeros((1, *input_shape[1:]), np.float32)
-    names = [o.name for o in sess.get_outputs()]
-    return {n: tuple(v.shape) for n, v in zip(names, sess.run(names, {input_name: x}))}
-
-
 def load_graph(model: onnx.ModelProto) -> OnnxGraph:
     """Fold constant subgraphs and collect shapes of a (shape-inferred) rep-deploy export."""
     from rep_deploy.export.finalize import read_metadata
+    from rep_deploy.inspect import value_shapes
 
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 18)
     constants = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
     inputs = [i for i in model.graph.input if i.name not in constants]
     if len(inputs) != 1:
         raise ValueError(f"the model has {len(inputs)} inputs; the TFLite converter takes one image batch")
-    shapes: dict[str, tuple[int | None, ...]] = dict(_run_shapes(model, inputs[0].name, _shape(inputs[0])))
+    in_shape = _shape(inputs[0])
+    if any(d is None for d in in_shape[1:]):
+        raise ValueError(f"input shape {in_shape}: channels and image size must be fixed")
+    shapes: dict[str, tuple[int | None, ...]] = dict(value_shapes(model, (1, *in_shape[1:])))  # type: ignore[arg-type]
     shapes[inputs[0].name] = (1, *_shape(inputs[0])[1:])
     nodes, folded = [], 0
     for node in model.graph.node:
