@@ -203,7 +203,7 @@ def test_quick_commands_import_no_heavy_framework(tmp_path: Path) -> None:
              "try:\n    main(sys.argv[1:], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
              "heavy = [m for m in ('torch', 'onnxruntime', 'tensorflow') if m in sys.modules]\n"
              "print('HEAVY', heavy)\n")
-    for args in (["--help"], ["zoo", "--help"], ["export", "--help"], ["tflite", "--help"],
+    for args in (["--help"], ["zoo", "--help"], ["export", "--help"], ["tflite", "--help"], ["profile", "--help"],
                  ["info", str(tmp_path / "m.onnx")]):
         r = subprocess.run([sys.executable, "-c", probe, *args], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr

@@ -37,6 +37,8 @@ class OpCount:
     params: int = 0
     binary_params: int = 0
     binary_macs: int = 0
+    #: pre-tile output elements of the binary convs (the term the paper's Table 1 BOPs include)
+    binary_out_elements: int = 0
     conv_macs: int = 0
     fc_macs: int = 0
     bn_elements: int = 0
@@ -50,9 +52,23 @@ class OpCount:
     def bn_flops(self) -> int:
         return 2 * self.bn_elements
 
-    def ops(self, with_bn: bool = False) -> float:
-        """OPs = FLOPs + BOPs/64 (+ 2 per BatchNorm element when ``with_bn``)."""
-        return self.fp_macs + self.binary_macs / 64 + (self.bn_flops if with_bn else 0)
+    @property
+    def bops(self) -> int:
+        """The paper's Table 1 BOPs: binary MACs + binary-conv output elements (pre-tile)."""
+        return self.binary_macs + self.binary_out_elements
+
+    def ops(self, with_bn: bool = False, bops: str = "macs") -> float:
+        """OPs = FLOPs + BOPs/64 (+ 2 per BatchNorm element when ``with_bn``).
+
+        Args:
+            with_bn: add the BN FLOPs.
+            bops: ``"macs"`` (pure binary MACs: the paper's Table 2, ResNet-20 1,069,696) or
+                ``"paper"`` (+ binary-conv output elements: its Table 1, ReActNet-A 0.872e8).
+        """
+        if bops not in ("macs", "paper"):
+            raise ValueError(f"bops must be 'macs' or 'paper', not {bops!r}")
+        b = self.bops if bops == "paper" else self.binary_macs
+        return self.fp_macs + b / 64 + (self.bn_flops if with_bn else 0)
 
 
 def count_ops(model: nn.Module, input_shape: tuple[int, ...]) -> OpCount:
@@ -82,6 +98,7 @@ def count_ops(model: nn.Module, input_shape: tuple[int, ...]) -> OpCount:
             if isinstance(m, ScaledBinaryConv2d):
                 macs = m.binary_macs(out_shape[-2], out_shape[-1])
                 result.binary_macs += macs
+                result.binary_out_elements += m.out_channels * out_shape[-2] * out_shape[-1]
                 result.binary_params += m.weight.numel()
                 result.layers.append(LayerCount(name, "bconv", macs, out_shape))
             elif isinstance(m, nn.Conv2d):

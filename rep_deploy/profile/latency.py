@@ -1,0 +1,371 @@
+"""Measured latency of an exported model, attributed per ONNX node and per category.
+
+    from rep_deploy.profile.latency import profile_latency
+    prof = profile_latency("out/model.onnx", backend="ort-native", threads=1, runs=10)
+    prof.wall.median_ms                      # whole sess.run, time.perf_counter
+    prof.per_node[0].name, .median_ms        # slowest ONNX node first
+    prof.by_category["binary_conv"]          # {"nodes", "median_ms", "share"}
+    json.dumps(prof.to_dict())
+
+Backends:
+
+* ``ort-native``: ONNX Runtime with the rep-deploy custom-op library registered
+  (:func:`rep_deploy.runtime.make_session_options`); the kernel path is recorded.
+* ``ort``: stock ONNX Runtime. A custom export runs its ops' ONNX function bodies; a
+  ``--ops standard`` file runs as is.
+* ``tflite-lce``: a ``.tflite`` in LCE's interpreter. Its Python interpreter has no per-op profiler,
+  so only the whole-model wall time is measured (``per_node`` is empty, ``note`` says so).
+
+How the ONNX Runtime numbers are obtained: the session is created with ``enable_profiling`` and a
+``profile_file_prefix`` inside a temporary directory (removed afterwards, so no file is left
+behind). ``end_profiling()`` writes a Chrome-trace JSON list of events: ``cat == "Session"`` events
+named ``model_loading_uri``, ``session_initialization`` and, per ``run()``, ``model_run`` (with a
+nested ``SequentialExecutor::Execute``); ``cat == "Node"`` events named ``<node name>_kernel_time``
+with ``dur`` in microseconds and ``args.op_name``. A node event belongs to the ``model_run`` whose
+``[ts, ts + dur]`` contains its ``ts``; the first ``warmup`` runs are dropped.
+
+ORT's node names differ from the file's in three ways, all mapped back to the ONNX node here:
+
+* graph optimizations rename nodes they rewrite: the NCHWc transformer calls a ``Conv`` or pool
+  after its output (``/conv1/Conv_output_0_nchwc``): mapped by the longest ONNX node name that is a
+  prefix of the ORT name (followed by ``_``, ``/`` or ``:``);
+* nodes ORT adds itself (``ReorderInput`` / ``ReorderOutput`` of the NCHWc layout, copies) match no
+  ONNX node: they are reported under their ORT name, category ``runtime-added:<op>``;
+* stock ORT inlines a custom op's function body and names the inlined nodes ``<OpType>_<index>``
+  (the bodies' nodes are unnamed; a named body node ``n`` of function ``F`` becomes
+  ``_inlfunc_F_n``), which says nothing about the caller. For the ``ort`` backend every call site
+  therefore gets its own copy of the function, ``F__site<k>``, whose body nodes are named
+  ``<caller>::<i>_<OpType>`` (nested calls likewise); ORT inlines that copy as it would the
+  original (same nodes, same optimizations), and the ``<caller>::`` inside the name maps the time
+  back to the caller.
+
+Categories come from :func:`rep_deploy.profile.onnx_ops.count_onnx_ops` (``per_node``, joined by
+node name); a node it folded into another entry (the ``Add`` of a BN's ``Mul -> Add``) counts for
+that entry. Per node the time of one run is the sum of its events (a fused op: one kernel; a function
+body: all inlined nodes); the report gives the median, min and max over the timed runs. A
+category's time is the sum of its nodes' medians, its share relative to the sum over all nodes.
+
+Profiling adds a little overhead per kernel; the per-node sum is below the wall time because the
+executor's own work between kernels (and Python's ``run`` call) is in no node.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BACKENDS", "LatencyProfile", "NodeLatency", "Timing", "profile_latency"]
+
+BACKENDS: tuple[str, ...] = ("ort-native", "ort", "tflite-lce")
+RUNTIME_ADDED = "runtime-added"
+_KERNEL_SUFFIX = "_kernel_time"
+_SEPARATORS = ("_", "/", ":")
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Median / min / max of per-run times, in milliseconds, over ``runs`` timed runs."""
+
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    runs: int
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Timing:
+        ms = [s * 1e3 for s in seconds]
+        return cls(statistics.median(ms), min(ms), max(ms), len(ms))
+
+
+@dataclass(frozen=True)
+class NodeLatency:
+    """The measured time of one ONNX node (or one node ORT added itself)."""
+
+    name: str  # the ONNX node's name (count_onnx_ops's), or ORT's name for a runtime-added node
+    op_type: str  # count_onnx_ops's op type (e.g. "Mul+Add"), else the ONNX / ORT op type
+    category: str  # a count_onnx_ops category, or "runtime-added:<op>"
+    ort_nodes: tuple[str, ...]  # the ORT node names whose kernel times were summed here
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    share: float  # of the sum of all nodes' medians
+
+
+@dataclass
+class LatencyProfile:
+    """Measured latency of one model on one backend (see the module docstring)."""
+
+    path: str
+    backend: str
+    threads: int
+    runs: int
+    warmup: int
+    input_shape: tuple[int, ...]
+    wall: Timing  # time.perf_counter around each run() call
+    kernel_path: str | None = None  # ort-native: the native kernels' instruction-set path
+    onnxruntime: str | None = None  # ORT's version (ORT backends)
+    profiled_run: Timing | None = None  # ORT's own "model_run" event durations
+    per_node: list[NodeLatency] = field(default_factory=list)  # slowest first
+    by_category: dict[str, dict[str, float]] = field(default_factory=dict)
+    unprofiled_nodes: list[str] = field(default_factory=list)  # ONNX nodes with no kernel event
+    note: str | None = None
+
+    @property
+    def node_total_ms(self) -> float:
+        """Sum of the per-node medians (the profiled kernel time of a typical run)."""
+        return sum(n.median_ms for n in self.per_node)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable dict of everything here (plus ``node_total_ms``)."""
+        d = asdict(self)
+        d["input_shape"] = list(self.input_shape)
+        for n in d["per_node"]:
+            n["ort_nodes"] = list(n["ort_nodes"])
+        d["node_total_ms"] = self.node_total_ms
+        return d
+
+    def to_json(self, **kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), **kwargs)
+
+
+def profile_latency(path: str | os.PathLike[str], *, backend: str, threads: int = 1, runs: int = 10,
+                    warmup: int = 2, seed: int = 0) -> LatencyProfile:
+    """Time ``runs`` runs (after ``warmup`` untimed ones) of one random-normal image.
+
+    Args:
+        path: an exported ``model.onnx`` (ORT backends) or ``.tflite`` (``tflite-lce``).
+        backend: ``"ort-native"``, ``"ort"`` or ``"tflite-lce"``.
+        threads: intra-op threads (>= 1).
+        runs: timed runs (>= 1).
+        warmup: untimed runs first (>= 0); their profile events are dropped.
+        seed: seed of the random normal input.
+
+    Returns:
+        A :class:`LatencyProfile`.
+
+    Raises:
+        ValueError: an unknown backend, bad counts, or a file of the wrong kind for the backend.
+        FileNotFoundError: no such file; ``ort-native`` without the built custom-op library (the
+            runtime's message says how to build it).
+        rep_deploy.onnx_file.ModelFileError: not a readable ONNX model.
+        TFLiteDependencyError: ``tflite-lce`` without TensorFlow / LCE installed.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; choose {', '.join(BACKENDS)}")
+    for what, value, low in (("threads", threads, 1), ("runs", runs, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
+    path = os.fspath(path)
+    if backend == "tflite-lce":
+        return _profile_tflite(path, threads, runs, warmup, seed)
+    if path.endswith(".tflite"):
+        raise ValueError(f"{path} is a .tflite file: profile it with backend 'tflite-lce'")
+    return _profile_ort(path, backend, threads, runs, warmup, seed)
+
+
+# -- ONNX Runtime -------------------------------------------------------------------------------
+
+def _profile_ort(path: str, backend: str, threads: int, runs: int, warmup: int,
+                 seed: int) -> LatencyProfile:
+    import onnxruntime as ort
+
+    from rep_deploy.onnx_file import read_onnx
+    from rep_deploy.profile.onnx_ops import count_onnx_ops
+
+    model = read_onnx(path)  # FileNotFoundError / ModelFileError
+    kernel = None
+    if backend == "ort-native":
+        from rep_deploy.runtime import kernel_path, make_session_options
+
+        so = make_session_options(threads)  # FileNotFoundError if the library is not built
+        kernel = kernel_path()
+        source: str | bytes = path
+    else:
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        source = _name_function_bodies(model).SerializeToString() if model.functions else path
+    so.inter_op_num_threads = 1
+    so.enable_profiling = True
+
+    with tempfile.TemporaryDirectory(prefix="rep_deploy_profile_") as tmp:
+        so.profile_file_prefix = os.path.join(tmp, "ort_profile")
+        try:
+            sess = ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - ORT raises its own types; keep the first line
+            raise RuntimeError(f"ONNX Runtime cannot load {path}: {str(e).splitlines()[0]}") from None
+        inp = sess.get_inputs()
+        if len(inp) != 1:
+            raise ValueError(f"{path} has {len(inp)} inputs; profiling expects one image batch")
+        shape = tuple(d if isinstance(d, int) else 1 for d in inp[0].shape)
+        if shape:
+            shape = (1, *shape[1:])
+        feed = {inp[0].name: np.random.default_rng(seed).standard_normal(shape).astype(np.float32)}
+        out = [sess.get_outputs()[0].name]
+        wall: list[float] = []
+        try:
+            for i in range(warmup + runs):
+                t0 = time.perf_counter()
+                sess.run(out, feed)
+                if i >= warmup:
+                    wall.append(time.perf_counter() - t0)
+        finally:
+            trace = sess.end_profiling()
+        with open(trace) as f:
+            events = json.load(f)
+        del sess
+
+    run_events = sorted((e for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+                        key=lambda e: e["ts"])
+    if len(run_events) != warmup + runs:
+        raise RuntimeError(f"ONNX Runtime's profile holds {len(run_events)} model_run events for "
+                           f"{warmup + runs} runs; cannot tell the runs apart")
+    timed = run_events[warmup:]
+    starts = [e["ts"] for e in timed]
+    ends = [e["ts"] + e["dur"] for e in timed]
+
+    # per ORT node name, per timed run: microseconds; and its op_name
+    per_run: dict[str, list[float]] = {}
+    ort_op: dict[str, str] = {}
+    for e in events:
+        if e.get("cat") != "Node" or not e.get("name", "").endswith(_KERNEL_SUFFIX):
+            continue
+        ts = e["ts"]
+        run = next((r for r in range(runs) if starts[r] <= ts <= ends[r]), None)
+        if run is None:
+            continue  # a warmup run
+        name = e["name"][: -len(_KERNEL_SUFFIX)]
+        per_run.setdefault(name, [0.0] * runs)[run] += float(e["dur"])
+        ort_op[name] = str(e.get("args", {}).get("op_name", "?"))
+
+    counts = count_onnx_ops(model)
+    info = {n.name: (n.op_type, n.category) for n in counts.per_node}
+    owner = _owners(model, info)  # ONNX node name -> count_onnx_ops entry name
+    onnx_names = sorted((n.name for n in model.graph.node if n.name), key=len, reverse=True)
+    op_types = {n.name: n.op_type for n in model.graph.node}
+
+    groups: dict[str, dict[str, Any]] = {}
+    for ort_name, times in per_run.items():
+        onnx_name = _match(ort_name, onnx_names)
+        if onnx_name is None:
+            key, op_type, category = ort_name, ort_op[ort_name], f"{RUNTIME_ADDED}:{ort_op[ort_name]}"
+        else:
+            key = owner.get(onnx_name, onnx_name)
+            op_type, category = info.get(key, (op_types.get(key, ort_op[ort_name]), "other"))
+        g = groups.setdefault(key, {"op_type": op_type, "category": category, "ort": [],
+                                    "times": [0.0] * runs})
+        g["ort"].append(ort_name)
+        g["times"] = [a + b for a, b in zip(g["times"], times)]
+
+    medians = {k: statistics.median(g["times"]) / 1e3 for k, g in groups.items()}
+    total = sum(medians.values()) or 1.0
+    per_node = [NodeLatency(k, g["op_type"], g["category"], tuple(sorted(g["ort"])), medians[k],
+                            min(g["times"]) / 1e3, max(g["times"]) / 1e3, medians[k] / total)
+                for k, g in groups.items()]
+    per_node.sort(key=lambda n: (-n.median_ms, n.name))
+    by_cat: dict[str, dict[str, float]] = {}
+    for n in per_node:
+        c = by_cat.setdefault(n.category, {"nodes": 0, "median_ms": 0.0, "share": 0.0})
+        c["nodes"] += 1
+        c["median_ms"] += n.median_ms
+        c["share"] += n.share
+    by_cat = dict(sorted(by_cat.items(), key=lambda kv: -kv[1]["median_ms"]))
+    seen = set(groups)
+    unprofiled = [n.name for n in counts.per_node if n.name not in seen]
+    return LatencyProfile(
+        path=path, backend=backend, threads=threads, runs=runs, warmup=warmup, input_shape=shape,
+        wall=Timing.of(wall), kernel_path=kernel, onnxruntime=ort.__version__,
+        profiled_run=Timing.of([e["dur"] / 1e6 for e in timed]), per_node=per_node,
+        by_category=by_cat, unprofiled_nodes=unprofiled,
+        note=None if backend == "ort-native" else
+        "stock ONNX Runtime: custom ops run their ONNX function bodies (inlined; their nodes' times "
+        "are summed into the calling node)" if model.functions else None)
+
+
+def _match(ort_name: str, onnx_names: list[str]) -> str | None:
+    """The ONNX node an ORT node name comes from: equal, or the longest name that prefixes it."""
+    for name in onnx_names:  # longest first
+        if ort_name == name or (ort_name.startswith(name) and ort_name[len(name)] in _SEPARATORS):
+            return name
+    if "::" in ort_name:  # an inlined function-body node: ORT prefixes "_inlfunc_<function>_"
+        for name in onnx_names:
+            if name + "::" in ort_name:
+                return name
+    return None
+
+
+def _owners(model: Any, info: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Nodes that count_onnx_ops merged into another entry (a BN's ``Add`` into its ``Mul``):
+    node name -> the entry's name, found through the node's input producers."""
+    producer = {o: n.name for n in model.graph.node for o in n.output}
+    owners = {}
+    for n in model.graph.node:
+        if n.name in info or not n.name:
+            continue
+        for i in n.input:
+            p = producer.get(i)
+            if p in info and "+" in info[p][0]:
+                owners[n.name] = p
+                break
+    return owners
+
+
+def _name_function_bodies(model: Any) -> Any:
+    """A copy of ``model`` in which every call of a local function calls its own copy of it, whose
+    body nodes are named ``<caller>::<i>_<OpType>`` (nested calls: ``<caller>::<i>_<Op>::<j>_...``).
+
+    Stock ORT inlines local functions and names the (unnamed) body nodes ``<OpType>_<index>``;
+    with these names the inlined nodes' profile events carry the calling node's name.
+    """
+    import onnx
+
+    model = copy.deepcopy(model)
+    funcs = {(f.domain, f.name): f for f in model.functions}
+    clones: list[onnx.FunctionProto] = []
+
+    def specialize(node: onnx.NodeProto, prefix: str) -> None:
+        f = copy.deepcopy(funcs[(node.domain, node.op_type)])
+        f.name = f"{f.name}__site{len(clones)}"
+        clones.append(f)
+        node.op_type = f.name
+        for i, body in enumerate(f.node):
+            body.name = f"{prefix}::{i}_{body.op_type}"
+            if (body.domain, body.op_type) in funcs:
+                specialize(body, body.name)
+
+    for node in model.graph.node:
+        if (node.domain, node.op_type) in funcs:
+            specialize(node, node.name or node.op_type)
+    del model.functions[:]
+    model.functions.extend(clones)
+    return model
+
+
+# -- TFLite / LCE -------------------------------------------------------------------------------
+
+def _profile_tflite(path: str, threads: int, runs: int, warmup: int, seed: int) -> LatencyProfile:
+    if not path.endswith(".tflite"):
+        raise ValueError(f"backend 'tflite-lce' runs a .tflite file (convert with `rep-deploy tflite`), "
+                         f"not {path}")
+    from rep_deploy.session import InferenceSession
+
+    sess = InferenceSession(path, threads)  # FileNotFoundError / ValueError / TFLiteDependencyError
+    shape = (1, *(d if isinstance(d, int) else 1 for d in sess.input_shape[1:]))
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    wall = []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        sess.run(x)
+        if i >= warmup:
+            wall.append(time.perf_counter() - t0)
+    return LatencyProfile(
+        path=path, backend="tflite-lce", threads=threads, runs=runs, warmup=warmup,
+        input_shape=shape, wall=Timing.of(wall),
+        note="LCE's Python interpreter has no per-op profiler: whole-model wall time only "
+             "(per-op times: LCE's lce_benchmark_model --enable_op_profiling=true)")
