@@ -327,7 +327,7 @@ def _print_tflite_verification(console, r: dict) -> None:
               type=click.Choice(["ort-native", "ort", "tflite-lce"]),
               help="Also measure latency on this backend (repeatable): ort-native (rep-deploy's "
                    "kernels), ort (stock ONNX Runtime: function bodies or --ops standard), tflite-lce "
-                   "(a .tflite given as MODEL; whole-model time only). Time per node and per kind "
+                   "(the .tflite of the same name beside MODEL.onnx, from `rep-deploy tflite`; whole-model time only). Time per node and per kind "
                    "comes from ONNX Runtime's own profiler.")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="Threads for latency.")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True,
@@ -378,7 +378,8 @@ def profile(model_path: str | None, base_path: str | None, json_path: str | None
                         for path in counts:
                             status.update(f"{backend}: {path}")
                             doc["latency"].setdefault(backend, {})[path] = profile_latency(
-                                path, backend=backend, threads=threads, runs=runs).to_dict()
+                                _file_for_backend(path, backend), backend=backend, threads=threads,
+                                runs=runs).to_dict()
         if paper:
             from rep_deploy.profile.paper import reproduce
 
@@ -394,6 +395,17 @@ def profile(model_path: str | None, base_path: str | None, json_path: str | None
 
         write_bytes_atomic(json_path, text.encode())
     _print_ops(out, doc)
+
+
+def _file_for_backend(path: str, backend: str) -> str:
+    """tflite-lce times the .tflite that `rep-deploy tflite` wrote beside the .onnx (same name)."""
+    if backend != "tflite-lce" or path.endswith(".tflite"):
+        return path
+    lite = str(Path(path).with_suffix(".tflite"))
+    if not Path(lite).is_file():
+        raise ValueError(f"{lite} not found: tflite-lce times the .tflite beside the .onnx; make it with "
+                         f"rep-deploy tflite {path} -o {lite}")
+    return lite
 
 
 def _print_ops(c, doc: dict) -> None:
