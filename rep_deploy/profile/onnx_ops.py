@@ -62,6 +62,8 @@ from onnx import helper, numpy_helper
 from rep_deploy import ops as rd_ops
 from rep_deploy.inspect import value_shapes
 
+from .opcount import paper_ops
+
 __all__ = [
     "CATEGORIES",
     "NodeCost",
@@ -156,13 +158,8 @@ class OnnxOpCount:
         Returns:
             The OPs for one image (a float: BOPs/64 need not be whole).
         """
-        if bops == "paper":
-            b = self.bops
-        elif bops == "macs":
-            b = self.binary_macs
-        else:
-            raise ValueError(f"bops must be 'paper' or 'macs', not {bops!r}")
-        return self.fp_macs + b / 64 + (self.bn_flops(include_folded_bn) if with_bn else 0)
+        return paper_ops(self.fp_macs, self.binary_macs, self.binary_out_elements,
+                         self.bn_flops(include_folded_bn) if with_bn else 0, bops=bops)
 
     def by_category(self) -> dict[str, dict[str, int]]:
         """Totals per node category: ``{category: {"nodes": n, <count field>: sum, ...}}``.

@@ -19,7 +19,7 @@ from torch import nn
 
 from rep_deploy.nn import ScaledBinaryConv2d
 
-__all__ = ["LayerCount", "OpCount", "count_ops"]
+__all__ = ["LayerCount", "OpCount", "count_ops", "paper_ops"]
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,22 @@ class OpCount:
             bops: ``"macs"`` (pure binary MACs: the paper's Table 2, ResNet-20 1,069,696) or
                 ``"paper"`` (+ binary-conv output elements: its Table 1, ReActNet-A 0.872e8).
         """
-        if bops not in ("macs", "paper"):
-            raise ValueError(f"bops must be 'macs' or 'paper', not {bops!r}")
-        b = self.bops if bops == "paper" else self.binary_macs
-        return self.fp_macs + b / 64 + (self.bn_flops if with_bn else 0)
+        return paper_ops(self.fp_macs, self.binary_macs, self.binary_out_elements,
+                         self.bn_flops if with_bn else 0, bops=bops)
+
+
+def paper_ops(fp_macs: int, binary_macs: int, binary_out_elements: int, bn_flops: int = 0, *,
+              bops: str = "macs") -> float:
+    """The RepBNN paper's OPs = FLOPs + BOPs/64 (+ BN FLOPs): the one formula both counters use.
+
+    Args:
+        bops: ``"macs"``: BOPs are the binary MACs (the paper's Table 2); ``"paper"``: plus the
+            binary convs' pre-tile output elements (its Table 1).
+    """
+    if bops not in ("macs", "paper"):
+        raise ValueError(f"bops must be 'macs' or 'paper', not {bops!r}")
+    b = binary_macs + (binary_out_elements if bops == "paper" else 0)
+    return fp_macs + b / 64 + bn_flops
 
 
 def count_ops(model: nn.Module, input_shape: tuple[int, ...]) -> OpCount:
