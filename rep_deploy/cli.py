@@ -332,8 +332,10 @@ def _print_tflite_verification(console, r: dict) -> None:
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="Threads for latency.")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True,
               help="Timed runs per model and backend (after 2 warm-up runs).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), metavar="FILE.png",
+              help="Also draw OPs and time per kind, base vs Rep, as a PNG (matplotlib).")
 def profile(model_path: str | None, base_path: str | None, json_path: str | None, paper: bool,
-            backends: tuple[str, ...], threads: int, runs: int) -> None:
+            backends: tuple[str, ...], threads: int, runs: int, plot_path: str | None) -> None:
     """OPs of an exported model as the RepBNN paper counts them, by cost kind.
 
     OPs = FLOPs + BOPs/64; BOPs = binary MACs + the binary convs' pre-tile output elements (the
@@ -345,13 +347,27 @@ def profile(model_path: str | None, base_path: str | None, json_path: str | None
     Examples:
       rep-deploy profile out/rep/model.onnx --compare out/base/model.onnx --backend ort-native
       rep-deploy profile --paper
-    Latency: the models are measured one after the other on each backend (not interleaved yet):
-    on a shared machine compare the ratios, and repeat.
+      rep-deploy profile out/rep/model.onnx --compare out/base/model.onnx \
+          --backend ort-native --backend ort --runs 20 --plot overhead.png --json overhead.json
+
+    Latency: on each backend both models' sessions are opened first, then run in alternating
+    rounds; the overhead is the median of the per-round time ratios, so load on a shared machine
+    hits both alike. A fused node (BinaryConvBlock) is one kernel: its time counts under its main
+    kind, and the "incl. fused" column shows each kind with the fused nodes that cover it.
     """
     from rep_deploy.onnx_file import ModelFileError
 
     if model_path is None and not paper:
         raise ReportedError("give MODEL.onnx (and optionally --compare BASE.onnx), or --paper")
+    if plot_path:
+        if model_path is None:
+            raise ReportedError("--plot draws a model's OPs and latency: give MODEL.onnx")
+        if not plot_path.lower().endswith(".png"):
+            raise ReportedError(f"--plot writes a PNG: name the file *.png, not {plot_path}")
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise ReportedError("--plot needs matplotlib: pip install matplotlib (or bash scripts/setup.sh)")
     doc: dict = {}
     out = _console(stdout=True)
     try:
@@ -370,31 +386,46 @@ def profile(model_path: str | None, base_path: str | None, json_path: str | None
             if base_path:
                 doc["overhead"] = overhead(counts[model_path], counts[base_path], counts[model_path].beta)
             if backends:
-                from rep_deploy.profile.latency import profile_latency
+                from rep_deploy.profile.latency import paired_ratio, profile_interleaved
 
                 with _console().status("measuring latency") as status:
-                    doc["latency"] = {}
+                    doc["latency"], doc["latency_overhead"] = {}, {}
                     for backend in backends:
-                        for path in counts:
-                            status.update(f"{backend}: {path}")
-                            doc["latency"].setdefault(backend, {})[path] = profile_latency(
-                                _file_for_backend(path, backend), backend=backend, threads=threads,
-                                runs=runs).to_dict()
+                        status.update(f"{backend}: {' and '.join(counts)} ({runs} rounds)")
+                        profs = profile_interleaved([_file_for_backend(p, backend) for p in counts],
+                                                    backend=backend, threads=threads, runs=runs)
+                        doc["latency"][backend] = {p: prof.to_dict() for p, prof in zip(counts, profs)}
+                        if base_path:
+                            doc["latency_overhead"][backend] = {
+                                "paired_ratio": paired_ratio(*profs),
+                                "wall_median_ratio": profs[0].wall.median_ms / profs[1].wall.median_ms,
+                                "rounds": runs, "threads": threads}
+                    if not doc["latency_overhead"]:
+                        del doc["latency_overhead"]
         if paper:
             from rep_deploy.profile.paper import reproduce
 
             doc["paper"] = reproduce()
-    except (ModelFileError, FileNotFoundError, ValueError, ImportError) as e:
+        png = None
+        if plot_path:
+            from rep_deploy.profile.plot import render_png
+
+            png = render_png(doc)
+    except (ModelFileError, FileNotFoundError, ValueError, ImportError, RuntimeError) as e:
         raise ReportedError(str(e)) from None
+    from rep_deploy.fileio import write_bytes_atomic
+
+    if png is not None:
+        write_bytes_atomic(plot_path, png)
     if json_path:
         text = json.dumps(doc, indent=2, default=str) + "\n"
         if json_path == "-":
             click.echo(text, nl=False)
             return
-        from rep_deploy.fileio import write_bytes_atomic
-
         write_bytes_atomic(json_path, text.encode())
     _print_ops(out, doc)
+    if png is not None:
+        out.print(f"wrote {plot_path}")
 
 
 def _file_for_backend(path: str, backend: str) -> str:
@@ -444,19 +475,31 @@ def _print_ops(c, doc: dict) -> None:
         kinds: list[str] = []
         for prof in per_model.values():
             kinds += [k for k in prof["by_category"] if k not in kinds]
+        fused = any(v.get("covered_ms", v["median_ms"]) != v["median_ms"]
+                    for p in per_model.values() for v in p["by_category"].values())
         for path, prof in per_model.items():
             t.add_column(f"{Path(path).parent.name}/{Path(path).name}", justify="right")
+            if fused:
+                t.add_column("incl. fused", justify="right", style="dim")
+        cell = lambda v: f"{v['median_ms']:.3f} ({v['share']:.0%})" if v["nodes"] else ""  # noqa: E731
         for kind in kinds:
-            t.add_row(kind, *(f"{p['by_category'][kind]['median_ms']:.3f} ({p['by_category'][kind]['share']:.0%})"
-                              if kind in p["by_category"] else "" for p in per_model.values()))
-        t.add_row("[bold]whole run (wall)[/bold]", *(f"{p['wall']['median_ms']:.3f}" for p in per_model.values()))
+            cells = []
+            for p in per_model.values():
+                v = p["by_category"].get(kind)
+                cells.append(cell(v) if v else "")
+                if fused:
+                    cells.append(f"{v['covered_ms']:.3f}" if v and v.get("covered_ms") else "")
+            t.add_row(kind, *cells)
+        t.add_row("[bold]whole run (wall)[/bold]", *sum(
+            ([f"{p['wall']['median_ms']:.3f} ({p['wall']['min_ms']:.3f}-{p['wall']['max_ms']:.3f})"]
+             + ([""] if fused else []) for p in per_model.values()), []))
         c.print(t)
         notes = {p["note"] for p in per_model.values() if p.get("note")}
-        paths = list(per_model)
-        if len(paths) == 2:
-            a, b = (per_model[q]["wall"]["median_ms"] for q in paths)
-            c.print(f"{backend}: measured Rep overhead {a / b - 1:+.1%} (wall medians, "
-                    f"{per_model[paths[0]]['runs']} runs each, one model after the other)")
+        o = doc.get("latency_overhead", {}).get(backend)
+        if o:
+            c.print(f"{backend}: measured Rep overhead [bold]{o['paired_ratio'] - 1:+.1%}[/bold] (median of "
+                    f"{o['rounds']} interleaved rounds' time ratios; ratio of wall medians "
+                    f"{o['wall_median_ratio'] - 1:+.1%}; {o['threads']} thread(s))")
         for note in notes:
             c.print(f"note: {note}")
     if "paper" in doc:

@@ -99,7 +99,7 @@ say "step 2/4: build tools (scikit-build-core, cmake, ninja)"
 venv_pip install "${pip_opts[@]}" -c constraints.txt scikit-build-core cmake ninja
 # The dependencies on their own, then the package with --no-deps: the package step runs pip -v
 # (the only way to see the build backend's output) without the resolver's verbose chatter.
-say "step 3/4: rep-deploy's dependencies (pyproject.toml [project], [dev] and [tflite], pinned by constraints.txt)"
+say "step 3/4: rep-deploy's dependencies (pyproject.toml [project], [dev], [tflite], [plot] and [device], pinned by constraints.txt)"
 reqs="$VENV/.rep-deploy-requirements.txt"
 "$PY" - > "$reqs" <<'EOF'
 try:
@@ -109,7 +109,7 @@ except ModuleNotFoundError:  # Python 3.10: the copy pip vendors
 with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)["project"]
 extras = project["optional-dependencies"]
-print("\n".join(project["dependencies"] + extras["dev"] + extras["tflite"]))
+print("\n".join(project["dependencies"] + extras["dev"] + extras["tflite"] + extras["plot"] + extras["device"]))
 EOF
 venv_pip install "${pip_opts[@]}" -c constraints.txt -r "$reqs"
 # build.verbose: ninja prints every compiler command line. CMake gets the headers fetched above.

@@ -96,6 +96,32 @@ def test_latency_per_kind_on_two_backends(exports: dict[str, Path], tmp_path: Pa
     assert lat["ort-native"][rep]["kernel_path"] and "measured Rep overhead" in " ".join(r.stdout.split())
 
 
+def test_plot_and_interleaved_overhead(exports: dict[str, Path], tmp_path: Path) -> None:
+    rep, base = str(exports["rep-resnet20"]), str(exports["resnet20"])
+    png, js = tmp_path / "p.png", tmp_path / "p.json"
+    r = CliRunner().invoke(main, ["profile", rep, "--compare", base, "--backend", "ort-native", "--runs", "3",
+                                  "--plot", str(png), "--json", str(js)])
+    assert r.exit_code == 0, r.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    o = json.loads(js.read_text())["latency_overhead"]["ort-native"]
+    assert o["rounds"] == 3 and o["threads"] == 1 and o["paired_ratio"] > 0 and o["wall_median_ratio"] > 0
+    assert "interleaved rounds" in " ".join(r.stdout.split())
+
+
+@pytest.mark.parametrize("args,message", [
+    (["{rep}", "--plot", "{tmp}/p.jpg"], "name the file *.png"),
+    (["--paper", "--plot", "{tmp}/p.png"], "give MODEL.onnx"),
+    (["{tmp}/junk.onnx", "--plot", "{tmp}/p.png"], "not a readable ONNX model"),
+])
+def test_plot_errors_leave_no_file(args: list[str], message: str, exports: dict[str, Path],
+                                   tmp_path: Path) -> None:
+    (tmp_path / "junk.onnx").write_bytes(b"junk")
+    args = [a.replace("{rep}", str(exports["rep-resnet20"])).replace("{tmp}", str(tmp_path)) for a in args]
+    r = CliRunner().invoke(main, ["profile", *args])
+    assert r.exit_code == 1 and message in r.output and "Traceback" not in r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.onnx"]
+
+
 @pytest.mark.parametrize("args,message", [
     (["--backend", "gpu"], "Invalid value for '--backend'"),
     (["--backend", "tflite-lce"], ".tflite"),

@@ -14,7 +14,13 @@ import pytest
 
 import rep_deploy
 from rep_deploy.onnx_file import ModelFileError
-from rep_deploy.profile.latency import BACKENDS, LatencyProfile, profile_latency
+from rep_deploy.profile.latency import (
+    BACKENDS,
+    LatencyProfile,
+    paired_ratio,
+    profile_interleaved,
+    profile_latency,
+)
 
 RUNS = 3
 
@@ -135,3 +141,47 @@ def test_native_library_missing(model_path, tmp_path, monkeypatch):
     monkeypatch.setenv(LIBRARY_ENV, str(tmp_path / "nowhere.so"))
     with pytest.raises(FileNotFoundError, match="is not a file"):
         profile_latency(model_path, backend="ort-native")
+
+
+@needs_native
+def test_fused_node_counts_under_every_kind_it_covers(model_path):
+    prof = profile_latency(model_path, backend="ort-native", threads=1, runs=RUNS, warmup=1)
+    fused = [n for n in prof.per_node if n.op_type.startswith("BinaryConvFused") or n.op_type == "BinaryConvBlock"]
+    assert fused, [n.op_type for n in prof.per_node]
+    for n in fused:  # its main kind first, then the BN (and tile / residual) it absorbed
+        assert n.covers[0] == n.category == "binary_conv" and "bn" in n.covers
+    bn = prof.by_category["bn"]
+    assert bn["covered_ms"] >= bn["median_ms"] + sum(n.median_ms for n in fused) - 1e-9
+    for kind, c in prof.by_category.items():  # covered >= own time: a kind's own nodes cover it
+        assert c["covered_ms"] >= c["median_ms"] - 1e-9, kind
+
+
+def test_interleaved_runs_pair_up(model_path, tmp_path):
+    a, b = profile_interleaved([model_path, model_path], backend="ort", threads=1, runs=RUNS, warmup=1)
+    for p in (a, b):
+        assert len(p.wall_runs_ms) == RUNS and p.wall.runs == RUNS and all(t > 0 for t in p.wall_runs_ms)
+        assert p.wall.min_ms == min(p.wall_runs_ms)
+    assert paired_ratio(a, a) == 1.0 and paired_ratio(a, b) > 0
+    with pytest.raises(ValueError, match="same interleaved run"):
+        paired_ratio(a, profile_latency(model_path, backend="ort", runs=RUNS + 1, warmup=0))
+    # a second model that cannot load: an error, and the first session's trace folder is gone too
+    before = _tmp_leftovers()
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"junk")
+    with pytest.raises(ModelFileError):
+        profile_interleaved([model_path, bad], backend="ort")
+    assert _tmp_leftovers() == before
+
+
+def test_standard_export_conv_bn_fusion_and_nchwc_names(tmp_path):
+    """A --ops standard file: ORT lays binary convs out as NCHWc (naming the new node after its
+    output tensor) and fuses a Conv with the BatchNormalization after it (the fused node keeps the
+    BN's output). Both map back to the binary conv node, which then also covers "bn"."""
+    opts = rep_deploy.ExportOptions(input_shape=(1, 3, 32, 32), reference_images=0, native=False, ops="standard")
+    path = rep_deploy.export_model("resnet20", tmp_path / "std", options=opts).model_path
+    prof = profile_latency(path, backend="ort", threads=1, runs=2, warmup=1)
+    assert not [n.name for n in prof.per_node if n.category == "runtime-added:Conv"]
+    convs = [n for n in prof.per_node if n.category == "binary_conv"]
+    assert len(convs) == 18, [n.name for n in convs]  # ResNet-20: 18 binary 3x3 convs
+    assert any("bn" in n.covers for n in convs), [n.covers for n in convs]
+    assert prof.by_category["bn"]["covered_ms"] > 0
