@@ -8,22 +8,8 @@ from pathlib import Path
 import click
 
 from rep_deploy import __version__
-
-
-class ReportedError(click.ClickException):
-    """A user-facing error: one line on stderr, exit code 1."""
-
-    def show(self, file=None) -> None:  # type: ignore[override]
-        click.secho(f"error: {self.message}", err=True, fg="red")
-
-
-def _console(*, stdout: bool = False):
-    """rich console: stderr for progress and summaries, stdout for a command's actual answer
-    (``info``), so ``rep-deploy info m.onnx > f`` captures it. No colour codes when not a terminal."""
-    from rich.console import Console
-
-    stream = sys.stdout if stdout else sys.stderr
-    return Console(file=stream, highlight=False, width=None if stream.isatty() else 120)
+from rep_deploy.console import ReportedError
+from rep_deploy.console import console as _console
 
 
 def _parse_shape(_ctx, _param, value: str | None) -> tuple[int, ...] | None:
@@ -664,6 +650,14 @@ def _info_tflite(path: str, as_json: bool) -> None:
     c.print("ops: " + ", ".join(f"{k} x{v}" for k, v in summary.op_histogram.items()))
     c.print(f"LceBconv2d: {len(summary.bconvs)} ({summary.binary_filter_bytes:,} bytes of bit-packed "
             f"filters); other constants: {summary.other_constant_bytes:,} bytes")
+
+
+# ------------------------------------------------------------------- devices (own modules)
+from rep_deploy.device.cli import bench  # noqa: E402 - after main, which they are added to
+from rep_deploy.emulator.cli import emulator  # noqa: E402
+
+main.add_command(bench)
+main.add_command(emulator)
 
 
 if __name__ == "__main__":  # pragma: no cover

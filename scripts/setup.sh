@@ -40,6 +40,9 @@ want "native build of runtimes/ort" cmake:cmake g++:g++
 # to show the binaries' architecture. (The sanitizer runtimes, libasan/libubsan, come with g++.)
 [ $test_tools = 0 ] || want "aarch64 cross build and its tests under qemu, for scripts/test.sh" \
   aarch64-linux-gnu-g++:g++-aarch64-linux-gnu qemu-aarch64-static:qemu-user-static file:file
+# tests/test_emulator.py, tests/test_bench.py: the emulated device against Debian's adb 29 (the adb 36
+# they also use comes inside the adbutils wheel)
+[ $test_tools = 0 ] || want "Debian's adb, for the emulated device's tests" adb:adb
 if ((${#need_apt[@]})); then
   what=""; for g in "${groups[@]}"; do what+="${what:+; }$g"; done
   if [ $check = 1 ]; then
@@ -67,7 +70,7 @@ else
     if [ "$f" -nt "$stamp" ]; then stale="$f changed"; break; fi
   done
   if [ -z "$stale" ]; then
-    changed=$(find runtimes -newer "$stamp" -type f -print -quit)
+    changed=$(find runtimes/ort -newer "$stamp" -type f -print -quit)  # the package builds runtimes/ort only
     [ -z "$changed" ] || stale="$changed changed"
   fi
 fi

@@ -8,7 +8,7 @@ from rep_deploy.models import vgg_small
 from rep_deploy.models.vgg_small import VGGSmall
 from rep_deploy.nn import RepBConv2d, RepeatedBatchNorm2d, RepLinear, ScaledBinaryConv2d
 from rep_deploy.profile import count_ops
-from rep_deploy.registry import create_model, get_model_info, list_models, takes_beta
+from rep_deploy.registry import create_model, get_model_info, list_models
 
 NAMES = list_models(module=vgg_small.__name__)
 

@@ -1,0 +1,1 @@
+"""On-device benchmarking over adb: the device layer, the aarch64 bundle, ``rep-deploy bench``."""

@@ -1,0 +1,289 @@
+"""``rep-deploy bench``: run a model on a device over adb and bring back a record you can keep.
+
+    from rep_deploy.device.adb import connect_server, open_device
+    from rep_deploy.device.bench import BenchOptions, bench_model
+    dev = open_device(connect_server(), "R58M123ABC")
+    record = bench_model(dev, "out/rep/model.onnx", BenchOptions(threads=4, runs=50))
+    record["timings_us"]["median"], record["agreement"]["passed"]
+
+One run, per device and model:
+
+1. a fresh folder ``/data/local/tmp/rep-deploy/<time>-<random>/`` (nothing of an earlier run is
+   reused, so a half-copied file can never be timed);
+2. push: for a ``.onnx``, the aarch64 bundle (``rep_deploy.device.bundle``: ``ort_bench``, ONNX
+   Runtime, rep-deploy's kernels, loader and C/C++ runtime), the model and a fixed input (seeded
+   random normal, batch 1); for a ``.tflite``, the user's ``--runner`` (TFLite's ``benchmark_model``
+   or LCE's ``lce_benchmark_model``) and the model;
+3. run, through the bundle's own loader (``ort_bench``) or the runner's own flags, with a timeout;
+4. read back the runner's JSON record and output (``ort_bench``) or parse its text (the TFLite
+   tools: ``rep_deploy.device.tflite_output``);
+5. compare the device's output with the host's ONNX Runtime on the same input (rep-deploy's x86
+   kernels when the file has rep-deploy ops): top-1 and the largest difference against a stated
+   tolerance; the TFLite tools feed random inputs of their own and return no output, so a
+   ``.tflite`` record says ``checked: false`` and why;
+6. remove the folder (unless ``keep``), also when a step failed and the device is still reachable.
+
+Any failure raises :class:`BenchError` with one line; no record is returned for a failed run.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import posixpath
+import secrets
+import shlex
+import signal
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .adb import Device, DeviceError, DeviceInfo
+
+__all__ = ["BenchError", "BenchOptions", "DEVICE_ROOT", "TOLERANCE", "bench_model", "compare_outputs"]
+
+DEVICE_ROOT = "/data/local/tmp/rep-deploy"
+#: the device's logits may differ from the host's by this much, relative to the largest |logit|:
+#: binary layers are exact integer arithmetic on both, the float layers round differently
+#: (aarch64 vs x86 kernels of ONNX Runtime, fused multiply-adds); 1e-4 is ~100x what we measure.
+TOLERANCE = 1e-4
+EMULATED_NOTE = ("emulated device: aarch64 code ran under qemu-user on an x86 host, so the timings say "
+                 "nothing about a phone; the outputs and the flow are real")
+
+Progress = Callable[[str, int, int], None]  # (what, done, total) bytes or steps
+
+
+class BenchError(RuntimeError):
+    """A bench step failed; one line naming the device, the model, the step and what to do."""
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """How to run (the CLI's options)."""
+
+    threads: int = 1
+    runs: int = 10
+    warmup: int = 2
+    runner: str | None = None  # a benchmark_model / lce_benchmark_model binary, for .tflite files
+    keep: bool = False  # leave the device folder in place (for a look with adb shell)
+    timeout: float = 1800.0  # seconds the device run may take
+    seed: int = 0  # of the fixed input
+
+    def __post_init__(self) -> None:
+        for what, value, low in (("threads", self.threads, 1), ("runs", self.runs, 1), ("warmup", self.warmup, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"{what} must be an integer >= {low}, got {value!r}")
+        if self.timeout <= 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {self.timeout}")
+
+
+def bench_model(device: Device, model: str | os.PathLike[str], options: BenchOptions, *,
+                info: DeviceInfo | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Benchmark ``model`` on ``device``; the record (module docstring). Raises :class:`BenchError`.
+
+    ``record["model"]["path"]`` is ``model`` as given (so two ``model.onnx`` in different export
+    folders stay apart); ``progress(what, done, total)`` reports pushed bytes and the run.
+    """
+    model = Path(model)
+    if not model.is_file():
+        raise BenchError(f"{model}: no such file")
+    kind = model.suffix.lower()
+    if kind not in (".onnx", ".tflite"):
+        raise BenchError(f"{model}: rep-deploy bench runs .onnx or .tflite files")
+    if kind == ".tflite" and options.runner is None:
+        raise BenchError(f"{model}: a .tflite needs --runner PATH (TFLite's benchmark_model or LCE's "
+                         "lce_benchmark_model built for the device); rep-deploy's own LiteRT runner is planned")
+    if kind == ".onnx" and options.runner is not None:
+        raise BenchError(f"--runner is for .tflite files; {model.name} runs in rep-deploy's ONNX Runtime bundle")
+    info = info or device.info()
+    report = progress or (lambda what, done, total: None)
+    folder = posixpath.join(DEVICE_ROOT, f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="rep_deploy_bench_") as tmp:
+            if kind == ".onnx":
+                record = _bench_onnx(device, model, options, folder, Path(tmp), report)
+            else:
+                record = _bench_tflite(device, model, options, folder, report)
+    except DeviceError as e:
+        _cleanup(device, folder, options.keep)
+        raise BenchError(str(e)) from None
+    except BenchError:
+        _cleanup(device, folder, options.keep)
+        raise
+    _cleanup(device, folder, options.keep, strict=True)
+    record.update(_provenance(model, info, options, folder))
+    return record
+
+
+# -- ONNX: rep-deploy's bundle -----------------------------------------------------------------
+
+def _bench_onnx(device: Device, model: Path, options: BenchOptions, folder: str, tmp: Path,
+                report: Progress) -> dict[str, Any]:
+    from rep_deploy.device.bundle import find_bundle, parse_runner_json
+
+    try:
+        bundle = find_bundle()
+    except FileNotFoundError as e:
+        raise BenchError(str(e)) from None
+    x, reference, ref_name, custom = _host_reference(model, options.seed)
+    np.save(tmp / "input.npy", x)
+
+    files = [(bundle.dir / f, f) for f in bundle.files] + [(model, "model.onnx"), (tmp / "input.npy", "input.npy")]
+    _push_all(device, files, folder, report, executable=set(bundle.files))  # programs and libraries
+    command = "cd {} && {}".format(shlex.quote(folder), bundle.command(
+        "model.onnx", "input.npy", "output.npy", "record.json", threads=options.threads, runs=options.runs,
+        warmup=options.warmup))
+    _run(device, command, "ort_bench", model, options, report)
+    try:
+        rec = parse_runner_json(device.read_bytes(posixpath.join(folder, "record.json")).decode())
+        out = np.load(io.BytesIO(device.read_bytes(posixpath.join(folder, "output.npy"))), allow_pickle=False)
+    except ValueError as e:
+        raise BenchError(f"{device.serial}: unreadable result from ort_bench: {e}") from None
+    return {
+        "runner": {"name": rec["runner"], "version": rec["runner_version"],
+                   "onnxruntime_version": rec["onnxruntime_version"], "machine": rec["machine"]},
+        # asked of the device's kernel library; None when the model has no rep-deploy op to run
+        "kernel_path": rec.get("kernel_path") if custom else None,
+        "init_us": rec["init_us"], "first_us": rec["first_us"], "warmup_avg_us": rec["warmup_avg_us"],
+        "timings_us": {k: rec["timings_us"][k] for k in ("min", "median", "mean", "std", "all")},
+        "peak_rss_kb": rec.get("peak_rss_kb"),
+        "input_shape": list(x.shape),
+        "agreement": compare_outputs(out, reference, ref_name),
+    }
+
+
+def _host_reference(model: Path, seed: int) -> tuple[np.ndarray, np.ndarray, str, bool]:
+    """The fixed input (seeded random normal, batch 1), the host's output for it, what computed it,
+    and whether the model uses rep-deploy's ops."""
+    from rep_deploy.onnx_file import ModelFileError
+    from rep_deploy.session import InferenceSession
+
+    try:
+        sess = InferenceSession(model, threads=1)
+    except (ModelFileError, FileNotFoundError, ValueError, RuntimeError) as e:
+        raise BenchError(str(e)) from None
+    shape = [d if isinstance(d, int) else 1 for d in sess.input_shape]
+    shape[0] = 1
+    x = np.random.default_rng(seed).standard_normal(shape).astype(np.float32)
+    name = "host ONNX Runtime " + (f"with rep-deploy kernels ({sess.kernel_path})" if sess.uses_library
+                                   else "(stock)")
+    return x, sess.run(x), name, sess.uses_custom_ops
+
+
+def compare_outputs(device_out: np.ndarray, host_out: np.ndarray, reference: str,
+                    tolerance: float = TOLERANCE) -> dict[str, Any]:
+    """Top-1 per image and the largest difference, relative to the largest |host value|."""
+    if device_out.shape != host_out.shape:
+        return {"checked": True, "passed": False, "reference": reference,
+                "failure": f"output shape {list(device_out.shape)} != host {list(host_out.shape)}"}
+    diff = float(np.max(np.abs(device_out.astype(np.float64) - host_out))) if host_out.size else 0.0
+    scale = max(float(np.max(np.abs(host_out))) if host_out.size else 0.0, 1e-12)
+    flat = lambda a: a.reshape(a.shape[0], -1) if a.ndim > 1 else a.reshape(1, -1)  # noqa: E731
+    top1 = float(np.mean(np.argmax(flat(device_out), 1) == np.argmax(flat(host_out), 1)))
+    passed = top1 == 1.0 and diff <= tolerance * scale and bool(np.all(np.isfinite(device_out)))
+    return {"checked": True, "passed": passed, "reference": reference, "top1_agreement": top1,
+            "max_abs_diff": diff, "max_rel_diff": diff / scale, "tolerance_rel": tolerance}
+
+
+# -- TFLite: the user's benchmark_model ---------------------------------------------------------
+
+def _bench_tflite(device: Device, model: Path, options: BenchOptions, folder: str,
+                  report: Progress) -> dict[str, Any]:
+    from rep_deploy.device.tflite_output import BenchmarkOutputError, parse_benchmark_output
+
+    runner = Path(options.runner or "")
+    if not runner.is_file():
+        raise BenchError(f"--runner {runner}: no such file")
+    _push_all(device, [(runner, runner.name), (model, model.name)], folder, report, executable={runner.name})
+    command = (f"cd {shlex.quote(folder)} && ./{shlex.quote(runner.name)} --graph={shlex.quote(model.name)} "
+               f"--num_threads={options.threads} --num_runs={options.runs} --warmup_runs={options.warmup} "
+               "--report_peak_memory_footprint=true")
+    r = _run(device, command, runner.name, model, options, report)
+    try:
+        parsed = parse_benchmark_output(r.stdout + "\n" + r.stderr)
+    except BenchmarkOutputError as e:
+        raise BenchError(f"{device.serial}: {runner.name}: {e}") from None
+    return {
+        "runner": {"name": runner.name, "version": parsed.get("runner_version"), "output_format": parsed["format"]},
+        "init_us": parsed["init_us"], "first_us": parsed["first_us"], "warmup_avg_us": parsed["warmup_avg_us"],
+        "timings_us": {**parsed["timings_us"], "all": None},
+        "peak_rss_kb": parsed["peak_rss_kb"],
+        "agreement": {"checked": False, "reason": "TFLite's benchmark tools run random inputs and return no "
+                                                  "output; compare outputs with rep-deploy's LiteRT runner (planned)"},
+    }
+
+
+# -- shared steps --------------------------------------------------------------------------------
+
+def _push_all(device: Device, files: list[tuple[Path, str]], folder: str, report: Progress,
+              executable: set[str] | None = None) -> None:
+    """mkdir the run folder, push every file into it (progress in bytes over all files)."""
+    device.mkdir(folder)
+    total = sum(p.stat().st_size for p, _ in files)
+    done = 0
+    for path, name in files:
+        base = done
+        mode = 0o755 if executable and name in executable else 0o644
+        device.push(path, posixpath.join(folder, name), mode=mode,
+                    progress=lambda n, base=base, name=name: report(f"push {name}", base + n, total))
+        done += path.stat().st_size
+    report("pushed", total, total)
+
+
+def _run(device: Device, command: str, program: str, model: Path, options: BenchOptions,
+         report: Progress) -> Any:
+    """Run the benchmark command; a non-zero exit (a signal included) is a BenchError."""
+    report("run", 0, 1)
+    r = device.run(command, timeout=options.timeout)
+    report("run", 1, 1)
+    if r.returncode != 0:
+        raise BenchError(f"{device.serial}: {program} failed on {model.name}: {_exit_text(r.returncode)}: "
+                         f"{r.first_error_line() or 'no output'}")
+    return r
+
+
+def _exit_text(rc: int) -> str:
+    if rc > 128 and rc - 128 < 64:
+        try:
+            return f"killed by {signal.Signals(rc - 128).name} (exit {rc})"
+        except ValueError:
+            pass
+    return f"exit {rc}"
+
+
+def _cleanup(device: Device, folder: str, keep: bool, *, strict: bool = False) -> None:
+    """Remove the run folder. After a failure this is best effort (the device may be gone: the
+    original error is what the user needs); after a success a failure to clean up is an error."""
+    if keep:
+        return
+    try:
+        device.remove(folder)
+    except DeviceError as e:
+        if strict:
+            raise BenchError(f"{device.serial}: the run succeeded but cleaning {folder} failed: {e}") from None
+
+
+def _provenance(model: Path, info: DeviceInfo, options: BenchOptions, folder: str) -> dict[str, Any]:
+    import datetime
+
+    import rep_deploy
+
+    data = model.read_bytes()
+    out = {
+        "schema": 1,
+        "tool": f"rep-deploy {rep_deploy.__version__} bench",
+        "created_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "device": info.to_dict(),
+        "emulated": info.emulated,
+        "model": {"path": str(model), "name": model.name, "format": model.suffix.lstrip(".").lower(), "bytes": len(data),
+                  "sha256": hashlib.sha256(data).hexdigest()},
+        "threads": options.threads, "runs": options.runs, "warmup": options.warmup,
+        "device_folder": folder, "kept": options.keep,
+    }
+    if info.emulated:
+        out["note"] = EMULATED_NOTE
+    return out

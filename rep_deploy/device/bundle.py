@@ -1,0 +1,207 @@
+"""The aarch64 device bundle: find it, check it, build its device-side command, read its JSON record.
+
+``runtimes/bench/build_bundle.sh`` assembles ``build/bundle-aarch64/``: the ``ort_bench`` runner,
+ONNX Runtime's aarch64 ``libonnxruntime.so.1`` (from the pinned onnxruntime wheel), rep-deploy's
+custom-op library, and the dynamic loader with glibc and libstdc++ from the cross toolchain's sysroot,
+listed with their sha256 in ``manifest.json``. The runner is started through the bundled loader
+(``./ld-linux-aarch64.so.1 --library-path . ./ort_bench ...``) so that the device's own ``/lib`` is
+never used: the same folder runs on glibc boards of any version and on Android, which has no glibc.
+
+Everything here is host-side and cheap: no ONNX Runtime import, no device access.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BUILD_COMMAND",
+    "BUNDLE_ENV",
+    "FORMAT",
+    "RUNNER_NAME",
+    "Bundle",
+    "default_dir",
+    "find_bundle",
+    "parse_runner_json",
+]
+
+#: Environment variable naming the bundle folder (the build script honours it too).
+BUNDLE_ENV = "REP_DEPLOY_BUNDLE"
+#: The command that builds (or refreshes) the bundle, from the repository root.
+BUILD_COMMAND = "bash runtimes/bench/build_bundle.sh"
+#: The manifest format this module understands.
+FORMAT = 1
+#: The ``runner`` field of every record ``ort_bench`` prints.
+RUNNER_NAME = "rep-deploy ort_bench"
+_REQUIRED_FILES = ("ld-linux-aarch64.so.1", "ort_bench", "libonnxruntime.so.1", "librep_deploy_ort.so", "libc.so.6")
+
+
+def default_dir() -> Path:
+    """``$REP_DEPLOY_BUNDLE``, else ``<repo>/build/bundle-aarch64`` (where the build script writes)."""
+    override = os.environ.get(BUNDLE_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(__file__).resolve().parents[2] / "build" / "bundle-aarch64"
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A verified bundle folder.
+
+    Attributes:
+        dir: the folder on the host; copy all of ``files`` (and nothing else is needed) to the device.
+        files: the file names the manifest lists (manifest.json itself excluded).
+        manifest: the parsed ``manifest.json``.
+        onnxruntime_version, runner_version: what the bundle runs, for result provenance.
+    """
+
+    dir: Path
+    files: tuple[str, ...]
+    manifest: dict[str, Any]
+    onnxruntime_version: str
+    runner_version: str
+
+    def command(self, model: str, input: str, output: str, json: str | None = None, *, threads: int = 1,
+                runs: int = 10, warmup: int = 1) -> str:
+        """The shell command that runs ``ort_bench`` on the device, from the bundle's device folder.
+
+        Paths are as the device sees them (relative ones resolve against the bundle folder, the
+        command's working directory). The command comes from the manifest's template, so a bundle
+        and the host code that drives it cannot disagree on the runner's flags.
+
+        Raises:
+            ValueError: a count out of range (the runner would reject it on the device, later).
+        """
+        if threads < 0 or runs < 1 or warmup < 0:
+            raise ValueError(f"need threads >= 0, runs >= 1, warmup >= 0; got {threads}, {runs}, {warmup}")
+        template: str = self.manifest["command"]
+        if json is None:
+            template = template.replace(" --json {json}", "")
+        q = shlex.quote
+        return template.format(model=q(model), input=q(input), output=q(output), json=q(json or ""),
+                               threads=int(threads), runs=int(runs), warmup=int(warmup))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_bundle(path: str | os.PathLike[str] | None = None, *, verify: bool = True) -> Bundle:
+    """Load and check a bundle before anything is pushed to a device.
+
+    A device run that fails on a missing or half-built library is slow to diagnose over adb, so the
+    manifest and every file's size and sha256 are checked here, on the host.
+
+    Args:
+        path: the bundle folder; default :func:`default_dir`.
+        verify: also check sizes and sha256 (``False``: only that the files exist).
+
+    Raises:
+        FileNotFoundError: no bundle, or one that does not match its manifest (stale or partly
+            copied); the one-line message names the command that builds it.
+    """
+    folder = Path(path).expanduser() if path is not None else default_dir()
+    hint = f"build it with `{BUILD_COMMAND}`"
+    manifest_path = folder / "manifest.json"
+    if not manifest_path.is_file():
+        raise FileNotFoundError(f"no aarch64 bundle at {folder} (no manifest.json); {hint}")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = {f["name"]: f for f in manifest["files"]}
+        fmt = manifest["format"]
+        ort_version, runner_version = str(manifest["onnxruntime_version"]), str(manifest["runner_version"])
+        str(manifest["command"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise FileNotFoundError(f"bundle {folder} has a malformed manifest.json ({e}); {hint}") from None
+    if fmt != FORMAT:
+        raise FileNotFoundError(f"bundle {folder} has manifest format {fmt}, this rep-deploy reads {FORMAT}; {hint}")
+    for name in _REQUIRED_FILES:
+        if name not in files:
+            raise FileNotFoundError(f"bundle {folder} lacks {name}; {hint}")
+    for name, entry in files.items():
+        file = folder / name
+        if not file.is_file():
+            raise FileNotFoundError(f"bundle {folder} is missing {name}; {hint}")
+        if verify and (file.stat().st_size != entry["size"] or _sha256(file) != entry["sha256"]):
+            raise FileNotFoundError(f"bundle {folder}: {name} does not match manifest.json (stale); {hint}")
+    return Bundle(dir=folder, files=tuple(sorted(files)), manifest=manifest, onnxruntime_version=ort_version,
+                  runner_version=runner_version)
+
+
+def _need(cond: bool, what: str) -> None:
+    if not cond:
+        raise ValueError(f"not an ort_bench record: {what}")
+
+
+def _is_num(v: Any, minimum: float = 0.0) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v >= minimum
+
+
+def _is_int(v: Any, minimum: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= minimum
+
+
+def _check_tensor(record: dict[str, Any], key: str) -> None:
+    t = record.get(key)
+    _need(isinstance(t, dict), f"'{key}' is not an object")
+    _need(isinstance(t.get("name"), str) and isinstance(t.get("file"), str), f"'{key}' needs name and file")
+    shape = t.get("shape")
+    _need(isinstance(shape, list) and all(_is_int(d, 0) for d in shape), f"'{key}.shape' is not a list of sizes")
+
+
+def parse_runner_json(text: str) -> dict[str, Any]:
+    """Parse and validate the JSON record ``ort_bench`` prints (or writes with ``--json``).
+
+    Device output travels through adb and shells, so the record is checked field by field here and a
+    damaged or foreign one fails at once with a message naming the field, not later in a report.
+    The last line that starts with ``{`` is taken, so stray lines before it do not matter.
+
+    Raises:
+        ValueError: not JSON, not from ``ort_bench``, or a field missing / of the wrong type / negative.
+    """
+    lines = [ln for ln in text.strip().splitlines() if ln.lstrip().startswith("{")]
+    _need(bool(lines), "no JSON object in the text")
+    try:
+        record = json.loads(lines[-1])
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not an ort_bench record: invalid JSON ({e})") from None
+    _need(isinstance(record, dict), "not a JSON object")
+    _need(record.get("runner") == RUNNER_NAME, f"runner is {record.get('runner')!r}, not {RUNNER_NAME!r}")
+    for key in ("runner_version", "onnxruntime_version"):
+        _need(isinstance(record.get(key), str) and record[key] != "", f"'{key}' missing")
+    machine = record.get("machine")
+    _need(isinstance(machine, dict) and all(isinstance(machine.get(k), str) for k in ("sysname", "release", "machine")),
+          "'machine' needs sysname, release and machine")
+    _need(_is_int(record.get("threads"), 0), "'threads' is not an integer >= 0")
+    _need(_is_int(record.get("runs"), 1), "'runs' is not an integer >= 1")
+    _need(_is_int(record.get("warmup"), 0), "'warmup' is not an integer >= 0")
+    for key in ("init_us", "first_us"):
+        _need(_is_num(record.get(key)), f"'{key}' is not a time >= 0")
+    warm = record.get("warmup_avg_us")
+    _need(_is_num(warm) if record["warmup"] else warm is None, "'warmup_avg_us' does not fit 'warmup'")
+    timings = record.get("timings_us")
+    _need(isinstance(timings, dict), "'timings_us' is not an object")
+    for key in ("min", "median", "mean", "std"):
+        _need(_is_num(timings.get(key)), f"'timings_us.{key}' is not a time >= 0")
+    runs = timings.get("all")
+    _need(isinstance(runs, list) and len(runs) == record["runs"] and all(_is_num(v) for v in runs),
+          "'timings_us.all' does not hold 'runs' times")
+    _need(timings["min"] <= timings["median"] and timings["min"] <= timings["mean"],
+          "'timings_us' min is not the minimum")
+    peak = record.get("peak_rss_kb")
+    _need(peak is None or _is_int(peak, 0), "'peak_rss_kb' is not a size in kB")
+    kernel = record.get("kernel_path")  # runner 1.0.0 without it reads as None
+    _need(kernel is None or isinstance(kernel, str), "'kernel_path' is not a name")
+    _check_tensor(record, "input")
+    _check_tensor(record, "output")
+    return record
