@@ -653,10 +653,11 @@ def _info_tflite(path: str, as_json: bool) -> None:
 
 
 # ------------------------------------------------------------------- devices (own modules)
-from rep_deploy.device.cli import bench  # noqa: E402 - after main, which they are added to
+from rep_deploy.device.cli import bench, devices  # noqa: E402 - after main, which they are added to
 from rep_deploy.emulator.cli import emulator  # noqa: E402
 
 main.add_command(bench)
+main.add_command(devices)
 main.add_command(emulator)
 
 

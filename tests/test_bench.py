@@ -141,6 +141,25 @@ def test_emulated_flag_starts_and_stops_its_own_device(demo, tmp_path, monkeypat
         subprocess.run([daemon.find_adb(), "-P", str(port), "kill-server"], capture_output=True, timeout=30)
 
 
+def test_all_devices_run_in_parallel(adb29, state_dir, demo, tmp_path):
+    out = tmp_path / "all.json"
+    with _device(adb29, state_dir) as a, _device(adb29, state_dir) as b:
+        r = _bench(adb29.port, str(demo["custom"]), "--all-devices", "--runs", "2", "--json", str(out))
+        assert r.exit_code == 0, r.output
+        assert _leftovers(a) == [] and _leftovers(b) == []
+    records = json.loads(out.read_text())["records"]
+    assert sorted(rec["device"]["serial"] for rec in records) == sorted([a.serial, b.serial])
+    assert all(rec["agreement"]["passed"] for rec in records)
+
+
+def test_devices_lists_abi_and_model(adb29, state_dir):
+    with _device(adb29, state_dir) as info:
+        r = CliRunner().invoke(main, ["devices", "--json"], env={"ANDROID_ADB_SERVER_PORT": str(adb29.port)})
+        assert r.exit_code == 0, r.output
+        (d,) = [d for d in json.loads(r.stdout) if d["serial"] == info.serial]
+        assert d["state"] == "device" and d["abi"] == "arm64-v8a" and d["emulated"] and "emulated" in d["model"]
+
+
 def test_keep_leaves_the_run_folder(adb29, state_dir, demo):
     with _device(adb29, state_dir) as info:
         r = _bench(adb29.port, str(demo["custom"]), "--device", info.serial, "--runs", "1", "--keep")

@@ -14,7 +14,7 @@ import click
 
 from rep_deploy.console import ReportedError, console
 
-__all__ = ["bench"]
+__all__ = ["bench", "devices"]
 
 
 @click.command("bench", context_settings={"max_content_width": 100})
@@ -135,6 +135,34 @@ def bench(models: tuple[str, ...], serials: tuple[str, ...], all_devices: bool, 
     if bad:
         raise ReportedError("; ".join(f"{r['device']['serial']}: {r['model']['name']}'s output disagrees with the "
                                       f"host ({_agree_text(r['agreement'])})" for r in bad))
+
+
+@click.command("devices", context_settings={"max_content_width": 100})
+@click.option("--json", "as_json", is_flag=True, help="Print the list as JSON.")
+def devices(as_json: bool) -> None:
+    """List the adb server's devices with their ABI, model, Android and kernel versions.
+
+    The server is the one `adb` uses (ANDROID_ADB_SERVER_PORT or 5037). Devices not online
+    (offline, unauthorized: accept the prompt on the phone) are listed with their state only.
+    """
+    from rep_deploy.device.adb import DeviceError, connect_server, list_devices
+
+    try:
+        found = list_devices(connect_server())
+    except DeviceError as e:
+        raise ReportedError(str(e)) from None
+    if as_json:
+        click.echo(json.dumps([d.to_dict() for d in found], indent=2))
+        return
+    from rich.table import Table
+
+    t = Table(title=f"{len(found)} device(s)", title_justify="left")
+    for col in ("serial", "state", "abi", "model", "android", "kernel", "emulated"):
+        t.add_column(col)
+    for d in found:
+        t.add_row(d.serial, d.state, d.abi or "", d.model or "", d.android_release or "", d.kernel or "",
+                  "yes" if d.emulated else "")
+    console(stdout=True).print(t)
 
 
 def _run_all(client: Any, serials: list[str], models: list[str], options: Any, err: Any) -> tuple[list, list]:
