@@ -35,7 +35,7 @@ want() {  # want "why" command:package ...
   for pair in "$@"; do command -v "${pair%%:*}" >/dev/null || pkgs+=("${pair#*:}"); done
   if ((${#pkgs[@]})); then need_apt+=("${pkgs[@]}"); groups+=("${pkgs[*]} ($why)"); fi
 }
-want "native build of runtimes/ort" cmake:cmake g++:g++
+want "native build of runtimes/core and runtimes/ort" cmake:cmake g++:g++
 # scripts/test.sh, runtimes/ort/cross_aarch64.sh: the NEON build, its tests under qemu, and `file`
 # to show the binaries' architecture. (The sanitizer runtimes, libasan/libubsan, come with g++.)
 [ $test_tools = 0 ] || want "aarch64 cross build and its tests under qemu, for scripts/test.sh" \
@@ -70,7 +70,8 @@ else
     if [ "$f" -nt "$stamp" ]; then stale="$f changed"; break; fi
   done
   if [ -z "$stale" ]; then
-    changed=$(find runtimes/ort -newer "$stamp" -type f -print -quit)  # the package builds runtimes/ort only
+    # the package builds runtimes/core and runtimes/ort (the core's tests are not part of it)
+    changed=$(find runtimes/core runtimes/ort -newer "$stamp" -type f -not -path 'runtimes/core/tests/*' -print -quit)
     [ -z "$changed" ] || stale="$changed changed"
   fi
 fi
@@ -116,7 +117,7 @@ print("\n".join(project["dependencies"] + extras["dev"] + extras["tflite"] + ext
 EOF
 venv_pip install "${pip_opts[@]}" -c constraints.txt -r "$reqs"
 # build.verbose: ninja prints every compiler command line. CMake gets the headers fetched above.
-say "step 4/4: rep-deploy (editable) and its native build (runtimes/ort)"
+say "step 4/4: rep-deploy (editable) and its native build (runtimes/core, runtimes/ort)"
 ORT_INCLUDE_DIR=$ort_inc venv_pip install "${pip_opts[@]}" -v -c constraints.txt --no-deps \
   --no-build-isolation -Cbuild.verbose=true -e .
 touch "$stamp"

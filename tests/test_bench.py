@@ -124,6 +124,22 @@ def test_bench_onnx_on_the_emulated_device(adb_server, state_dir, demo, tmp_path
     assert "top-1 100%" in text and "kernels: neon" in text and "emulated" in text and " over " in text
 
 
+def test_bench_tflite_in_stock_litert(adb29, state_dir, zoo_tflite, tmp_path):
+    """A .tflite without --runner: the bundle's tflite_bench (stock LiteRT + rep-deploy's LCE ops),
+    compared with LCE's x86 interpreter on the host."""
+    _, converted = zoo_tflite("rep-resnet20-digits", 2)  # shared with test_litert_zoo / test_tflite
+    out = tmp_path / "t.json"
+    with _device(adb29, state_dir) as info:
+        r = _bench(adb29.port, str(converted.tflite_path), "--device", info.serial, "--runs", "2", "--json", str(out))
+        assert r.exit_code == 0, r.output
+        assert _leftovers(info) == []
+    rec = json.loads(out.read_text())["records"][0]
+    assert rec["runner"]["name"] == "rep-deploy tflite_bench" and rec["runner"]["litert_version"]
+    assert rec["model"]["format"] == "tflite" and rec["kernel_path"] == "neon"
+    a = rec["agreement"]
+    assert a["passed"] and a["reference"] == "host LCE interpreter (x86)" and a["max_rel_diff"] < 1e-4, a
+
+
 def test_emulated_flag_starts_and_stops_its_own_device(demo, tmp_path, monkeypatch):
     port = free_port()
     (tmp_path / "home").mkdir()
@@ -257,7 +273,7 @@ def test_no_adb_server(demo, tmp_path):
 @pytest.mark.parametrize("args,message", [
     (["{onnx}"], "choose the devices"),
     (["{onnx}", "--emulated", "--all-devices"], "choose the devices"),
-    (["{tmp}/m.tflite", "--emulated"], "needs --runner"),
+    (["{onnx}", "--emulated", "--runner", "{tmp}/m.tflite"], "--runner is for .tflite files"),
     (["{tmp}/m.txt", "--emulated"], "runs .onnx or .tflite"),
     (["{tmp}/missing.onnx", "--emulated"], "no such file"),
 ])

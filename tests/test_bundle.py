@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _phone import DEVICE_DIR, phone_root, run_in
 
 from rep_deploy.device.bundle import BUILD_COMMAND, Bundle, find_bundle, parse_runner_json
 
 REPO = Path(__file__).resolve().parents[1]
 HOST_RUNNER = REPO / "build" / "bench-host" / "ort_bench"
-QEMU = shutil.which("qemu-aarch64-static")
-DEVICE_DIR = "data/local/tmp/b"  # where the bundle sits in the sandbox, as on a phone
 
 
 @pytest.fixture(scope="module")
@@ -72,20 +71,11 @@ def _host_reference(model: Path, x: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def device(bundle: Bundle, models: dict[str, Path], digits, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A sandbox root like a phone's: no lib/, a fake arm64 CPU, the bundle + models + input in DEVICE_DIR."""
-    if QEMU is None:
-        pytest.skip("qemu-aarch64-static not installed (Debian qemu-user-static; scripts/setup.sh --test-tools)")
-    from rep_deploy.emulator.fake_cpu import write_fake_cpu_tree
-
-    root = tmp_path_factory.mktemp("device")
-    write_fake_cpu_tree(root, 4)
+    root = phone_root(tmp_path_factory.mktemp("device"), bundle)
     folder = root / DEVICE_DIR
-    folder.mkdir(parents=True)
-    for name in bundle.files:
-        shutil.copy2(bundle.dir / name, folder / name)
     for ops, path in models.items():
         shutil.copy(path, folder / f"{ops}.onnx")
     np.save(folder / "x.npy", digits[0])
-    assert not (root / "lib").exists() and not (root / "usr").exists()
     return root
 
 
@@ -95,8 +85,7 @@ def _run_device(root: Path, bundle: Bundle, model: str, *, input: str = "x.npy",
     """Run the bundle's own device command (from its manifest) in the sandbox under qemu."""
     command = bundle.command(model, input, output, json_out, threads=threads, runs=runs, warmup=warmup)
     assert command.startswith("./ld-linux-aarch64.so.1 --library-path . ./ort_bench ")
-    return subprocess.run([QEMU, "-L", str(root), *shlex.split(command)], cwd=root / DEVICE_DIR,
-                          check=False, capture_output=True, text=True, timeout=300)
+    return run_in(root, shlex.split(command))
 
 
 def _check_record(record: dict, *, runs: int, machine: str, out_shape: list[int]) -> None:

@@ -1,6 +1,6 @@
 """The ONNX Runtime custom-op library against the op spec's numpy references, on every kernel path.
 
-Tier 3 of the kernel tests (tier 1: runtimes/ort/tests/test_core.cc, optimized kernels vs the C++
+Tier 3 of the kernel tests (tier 1: runtimes/core/tests/test_core.cc, optimized kernels vs the C++
 reference; tier 2 is this file's ORT plumbing). Every comparison is exact, bit for bit:
 
 * the integer accumulator (a BinaryConv with scale = 1 outputs float(acc), exact below 2**24) must

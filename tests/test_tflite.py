@@ -128,12 +128,8 @@ def test_block_with_splits_pool_and_tiling_matches_the_reference() -> None:
 # ---------------------------------------------------------------------------------------------
 # every zoo model
 @pytest.mark.parametrize("name,beta", zoo_cases())
-def test_every_zoo_model_converts_and_agrees(name: str, beta: int | None, tmp_path: Path) -> None:
-    info = get_model_info(name, beta)
-    big = info.input_size[1] >= 128
-    exported = export_model(name, tmp_path / "onnx", beta=beta, options=ExportOptions(
-        input_shape=(1, *info.input_size), reference_images=0, native=False))
-    result = tflite.convert_to_tflite(exported.model_path, tmp_path / "m.tflite", images=2 if big else 8)
+def test_every_zoo_model_converts_and_agrees(name: str, beta: int | None, zoo_tflite) -> None:
+    exported, result = zoo_tflite(name, beta)  # conftest.py: converted once, also run in LiteRT
     r = result.report
     bc = r["binary_convs"]
     assert bc["onnx"] == sum(n for op, n in exported.report["op_histogram"].items()

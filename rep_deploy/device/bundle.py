@@ -7,6 +7,13 @@ listed with their sha256 in ``manifest.json``. The runner is started through the
 (``./ld-linux-aarch64.so.1 --library-path . ./ort_bench ...``) so that the device's own ``/lib`` is
 never used: the same folder runs on glibc boards of any version and on Android, which has no glibc.
 
+The bundle also holds ``tflite_bench``, the ``.tflite`` twin: Google's stock LiteRT (the aarch64
+``libLiteRtRuntimeCApi.so`` of the pinned ai-edge-litert wheel) with rep-deploy's LCE kernels
+(``librep_deploy_litert.so``) registered as custom ops. Its command template is
+``manifest["commands"]["tflite"]`` (:meth:`Bundle.tflite_command`); its record has ``litert_version``
+where ``ort_bench``'s has ``onnxruntime_version``. Bundles built before it lack both; the ONNX side
+works the same with or without.
+
 Everything here is host-side and cheap: no ONNX Runtime import, no device access.
 """
 from __future__ import annotations
@@ -25,6 +32,7 @@ __all__ = [
     "BUNDLE_ENV",
     "FORMAT",
     "RUNNER_NAME",
+    "TFLITE_RUNNER_NAME",
     "Bundle",
     "default_dir",
     "find_bundle",
@@ -39,6 +47,9 @@ BUILD_COMMAND = "bash runtimes/bench/build_bundle.sh"
 FORMAT = 1
 #: The ``runner`` field of every record ``ort_bench`` prints.
 RUNNER_NAME = "rep-deploy ort_bench"
+#: The ``runner`` field of every record ``tflite_bench`` prints.
+TFLITE_RUNNER_NAME = "rep-deploy tflite_bench"
+_TFLITE_FILES = ("tflite_bench", "libLiteRtRuntimeCApi.so", "librep_deploy_litert.so")
 _REQUIRED_FILES = ("ld-linux-aarch64.so.1", "ort_bench", "libonnxruntime.so.1", "librep_deploy_ort.so", "libc.so.6")
 
 
@@ -78,9 +89,40 @@ class Bundle:
         Raises:
             ValueError: a count out of range (the runner would reject it on the device, later).
         """
+        return self._format(self.manifest["command"], model, input, output, json, threads, runs, warmup)
+
+    @property
+    def has_tflite(self) -> bool:
+        """Whether the bundle holds ``tflite_bench`` (LiteRT + rep-deploy's LCE ops) and its command."""
+        commands = self.manifest.get("commands")
+        return (isinstance(commands, dict) and isinstance(commands.get("tflite"), str)
+                and all(name in self.files for name in _TFLITE_FILES))
+
+    @property
+    def litert_version(self) -> str | None:
+        """The ai-edge-litert version of the bundled LiteRT, or None for a bundle without it."""
+        return str(self.manifest["litert_version"]) if self.has_tflite and "litert_version" in self.manifest else None
+
+    def tflite_command(self, model: str, input: str, output: str, json: str | None = None, *, threads: int = 1,
+                       runs: int = 10, warmup: int = 1) -> str:
+        """The shell command that runs ``tflite_bench`` on a ``.tflite`` model, like :meth:`command`.
+
+        ``input`` is a float32 ``.npy`` laid out as the model's input (NHWC for the files
+        ``rep-deploy tflite`` writes); its batch may differ from the model's.
+
+        Raises:
+            FileNotFoundError: the bundle has no ``tflite_bench`` (built before it; rebuild it).
+            ValueError: a count out of range.
+        """
+        if not self.has_tflite:
+            raise FileNotFoundError(f"bundle {self.dir} has no tflite_bench; rebuild it with `{BUILD_COMMAND}`")
+        return self._format(self.manifest["commands"]["tflite"], model, input, output, json, threads, runs, warmup)
+
+    @staticmethod
+    def _format(template: str, model: str, input: str, output: str, json: str | None, threads: int, runs: int,
+                warmup: int) -> str:
         if threads < 0 or runs < 1 or warmup < 0:
             raise ValueError(f"need threads >= 0, runs >= 1, warmup >= 0; got {threads}, {runs}, {warmup}")
-        template: str = self.manifest["command"]
         if json is None:
             template = template.replace(" --json {json}", "")
         q = shlex.quote
@@ -140,7 +182,7 @@ def find_bundle(path: str | os.PathLike[str] | None = None, *, verify: bool = Tr
 
 def _need(cond: bool, what: str) -> None:
     if not cond:
-        raise ValueError(f"not an ort_bench record: {what}")
+        raise ValueError(f"not an ort_bench/tflite_bench record: {what}")
 
 
 def _is_num(v: Any, minimum: float = 0.0) -> bool:
@@ -159,25 +201,30 @@ def _check_tensor(record: dict[str, Any], key: str) -> None:
     _need(isinstance(shape, list) and all(_is_int(d, 0) for d in shape), f"'{key}.shape' is not a list of sizes")
 
 
-def parse_runner_json(text: str) -> dict[str, Any]:
-    """Parse and validate the JSON record ``ort_bench`` prints (or writes with ``--json``).
+def parse_runner_json(text: str, runner: str = RUNNER_NAME) -> dict[str, Any]:
+    """Parse and validate the JSON record ``ort_bench`` (or, with ``runner=TFLITE_RUNNER_NAME``,
+    ``tflite_bench``) prints or writes with ``--json``.
 
     Device output travels through adb and shells, so the record is checked field by field here and a
     damaged or foreign one fails at once with a message naming the field, not later in a report.
     The last line that starts with ``{`` is taken, so stray lines before it do not matter.
 
     Raises:
-        ValueError: not JSON, not from ``ort_bench``, or a field missing / of the wrong type / negative.
+        ValueError: not JSON, not from ``runner``, or a field missing / of the wrong type / negative.
     """
     lines = [ln for ln in text.strip().splitlines() if ln.lstrip().startswith("{")]
     _need(bool(lines), "no JSON object in the text")
     try:
         record = json.loads(lines[-1])
     except json.JSONDecodeError as e:
-        raise ValueError(f"not an ort_bench record: invalid JSON ({e})") from None
+        raise ValueError(f"not an ort_bench/tflite_bench record: invalid JSON ({e})") from None
     _need(isinstance(record, dict), "not a JSON object")
-    _need(record.get("runner") == RUNNER_NAME, f"runner is {record.get('runner')!r}, not {RUNNER_NAME!r}")
-    for key in ("runner_version", "onnxruntime_version"):
+    if runner not in (RUNNER_NAME, TFLITE_RUNNER_NAME):
+        raise ValueError(f"unknown runner {runner!r}; expected {RUNNER_NAME!r} or {TFLITE_RUNNER_NAME!r}")
+    _need(record.get("runner") == runner, f"runner is {record.get('runner')!r}, not {runner!r}")
+    # the runtime each runner reports: ONNX Runtime's version, or LiteRT's TfLiteVersion()
+    runtime_key = "onnxruntime_version" if runner == RUNNER_NAME else "litert_version"
+    for key in ("runner_version", runtime_key):
         _need(isinstance(record.get(key), str) and record[key] != "", f"'{key}' missing")
     machine = record.get("machine")
     _need(isinstance(machine, dict) and all(isinstance(machine.get(k), str) for k in ("sysname", "release", "machine")),

@@ -10,8 +10,6 @@
 namespace ort_bench {
 namespace {
 
-[[noreturn]] void fail(const std::string& message) { throw std::runtime_error(message); }
-
 bool is_file(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -25,19 +23,6 @@ std::string take_name(const OrtLibrary& ort, OrtAllocator* allocator, char* name
 }
 
 }  // namespace
-
-std::string custom_ops_kernel_path(const std::string& path) {
-  if (path.empty()) return "";
-  // ORT has already loaded the library (same path), so this returns its handle.
-  void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) return "";
-  using KernelPath = int (*)(char*, size_t);
-  auto fn = reinterpret_cast<KernelPath>(::dlsym(handle, "RepDeployKernelPath"));
-  if (!fn) return "";
-  char buf[256] = {0};
-  const int rc = fn(buf, sizeof buf);
-  return rc == 0 ? std::string(buf) : "error: " + std::string(buf);
-}
 
 OrtLibrary::OrtLibrary(const std::string& path) {
   // RTLD_NODELETE-like lifetime: never dlclosed, ORT's thread pools outlive main's locals.

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "bench_main.h"  // fail, Tensor
+
 namespace ort_bench {
 
 // The C API level requested: what the custom-op library targets (ORT 1.17+), so any later runtime works.
@@ -27,21 +29,10 @@ class OrtLibrary {
   const OrtApi* api_ = nullptr;
 };
 
-// The kernel path rep-deploy's custom-op library at `path` runs on this CPU ("neon", "avx512vpopcnt",
-// ...), asked of the library itself (its exported RepDeployKernelPath); "" when `path` is empty or
-// the library does not export it. Reports say which path actually ran, not which one was hoped for.
-std::string custom_ops_kernel_path(const std::string& path);
-
 struct SessionConfig {
   std::string model;
   std::string custom_ops;  // empty: none
   int threads = 0;         // 0: ORT's default
-};
-
-struct Tensor {
-  std::string name;
-  std::vector<int64_t> shape;
-  std::vector<float> data;
 };
 
 class Session {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# aarch64 build with Debian's cross compiler: the core (NEON kernels), the C++ tests, and the ORT
-# custom-op library (the ORT headers are architecture-independent); then the tests run under
-# qemu-aarch64-static -L /usr/aarch64-linux-gnu (via CMAKE_CROSSCOMPILING_EMULATOR, no binfmt).
+# aarch64 build with Debian's cross compiler: the core (runtimes/core: NEON kernels), its C++ tests
+# (test_core, test_lce), and the ORT custom-op library (the ORT headers are architecture-independent);
+# then the tests run under qemu-aarch64-static -L /usr/aarch64-linux-gnu (via
+# CMAKE_CROSSCOMPILING_EMULATOR, no binfmt).
 # Timings under qemu mean nothing; this checks that the NEON path compiles and is exact.
 #
 # Needs the Debian packages g++-aarch64-linux-gnu and qemu-user-static (installed here when
@@ -25,5 +26,5 @@ command -v ninja >/dev/null && gen=(-G Ninja)
 cmake -S "$here" -B "$build" "${gen[@]}" -DCMAKE_TOOLCHAIN_FILE="$here/cmake/aarch64-linux-gnu.cmake" \
   -DREP_DEPLOY_ORT_TESTS=ON -DREP_DEPLOY_ORT_LIBRARY=ON >/dev/null
 cmake --build "$build" -j2
-file "$build/librep_deploy_ort.so" "$build/test_core" | sed "s|$build/||"
+file "$build/librep_deploy_ort.so" "$build/core/test_core" "$build/core/test_lce" | sed "s|$build/||"
 CASES=${CASES:-60} ctest --test-dir "$build" --output-on-failure

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Tier-1 tests: build the framework-free core and test_core standalone (no ORT headers needed) and
-# run it once per kernel path through ctest (paths this CPU cannot run report "skipped").
+# Tier-1 tests: build the framework-free core (runtimes/core) and its tests standalone (no ORT
+# headers needed) and run test_core (BinaryConv) and test_lce (LCE's op contract) once per kernel
+# path through ctest (paths this CPU cannot run report "skipped"). Also builds
+# <build>/core/lce_case, which tests/test_lce_core.py runs.
 #
 # Usage: runtimes/ort/run_cpp_tests.sh [extra cmake -D options]
 # Env:   BUILD_DIR (default build/ort-tests), CASES (random cases per path, default 300)

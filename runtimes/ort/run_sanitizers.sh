@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# AddressSanitizer + UndefinedBehaviorSanitizer build of the core and its C++ tests (every kernel
-# path), then - unless --core-only - the ORT library built the same way and the Python kernel tests
+# AddressSanitizer + UndefinedBehaviorSanitizer build of the core (runtimes/core) and its C++ tests
+# (test_core and test_lce on every kernel path), then - unless --core-only - the ORT library built the same way and the Python kernel tests
 # run against it (libasan preloaded into Python; leak checks off, CPython itself "leaks").
 #
 # Usage: runtimes/ort/run_sanitizers.sh [--core-only]

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "../core/binary_conv.h"
-#include "../core/kernels.h"
-#include "../core/reference.h"
+#include "core/binary_conv.h"
+#include "core/kernels.h"
+#include "core/reference.h"
 #include "custom_op.h"
 #include "ort_api.h"
 

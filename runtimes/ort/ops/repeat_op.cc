@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "../core/repeat.h"
+#include "core/repeat.h"
 #include "custom_op.h"
 #include "ort_api.h"
 

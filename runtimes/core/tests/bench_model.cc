@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "../core/binary_conv.h"
-#include "../core/kernels.h"
+#include "../binary_conv.h"
+#include "../kernels.h"
 
 using namespace rep_deploy::core;
 

@@ -15,27 +15,16 @@
 #include <string>
 #include <vector>
 
-#include "../core/binary_conv.h"
-#include "../core/bitpack.h"
-#include "../core/kernels.h"
-#include "../core/reference.h"
-#include "../core/repeat.h"
+#include "../binary_conv.h"
+#include "../bitpack.h"
+#include "../kernels.h"
+#include "../reference.h"
+#include "../repeat.h"
 
+#include "check.h"
 using namespace rep_deploy::core;
 
 namespace {
-
-int g_failures = 0;
-
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
-    if (!(cond)) {                                         \
-      ++g_failures;                                        \
-      std::fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-      std::fprintf(stderr, __VA_ARGS__);                   \
-      std::fprintf(stderr, "\n");                          \
-    }                                                      \
-  } while (0)
 
 bool same_bits(float a, float b) {
   uint32_t ua, ub;
@@ -275,21 +264,11 @@ void test_errors() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int cases = 300;
-  uint64_t seed = 20261122;
-  const char* only = nullptr;
-  for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--cases") && i + 1 < argc) cases = std::atoi(argv[++i]);
-    else if (!std::strcmp(argv[i], "--seed") && i + 1 < argc) seed = std::strtoull(argv[++i], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
-    else if (!std::strcmp(argv[i], "--cases-from-env")) {  // ctest: CASES=N in the environment
-      if (const char* e = std::getenv("CASES")) cases = std::atoi(e);
-    }
-    else {
-      std::fprintf(stderr, "usage: %s [--cases N | --cases-from-env] [--seed S] [--kernel NAME]\n", argv[0]);
-      return 2;
-    }
-  }
+  rep_deploy_tests::Args args{300, 20261122ULL};
+  if (!rep_deploy_tests::parse_args(argc, argv, &args)) return 2;
+  const int cases = args.cases;
+  const uint64_t seed = args.seed;
+  const char* only = args.only;
   std::vector<Kernel> kernels;
   for (const KernelChoice& c : all_kernels()) {
     if (!c.kernel.bgemm) continue;  // the reference is the oracle
@@ -335,6 +314,6 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < cases; ++i) run_case(random_case(rng), kernels, rng);
   std::printf("%d random cases, seed %llu: %s (%d failures)\n", cases, (unsigned long long)seed,
-              g_failures ? "FAILED" : "ok", g_failures);
-  return g_failures ? 1 : 0;
+              rep_deploy_tests::failures() ? "FAILED" : "ok", rep_deploy_tests::failures());
+  return rep_deploy_tests::failures() ? 1 : 0;
 }

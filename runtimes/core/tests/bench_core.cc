@@ -10,8 +10,8 @@
 #include <random>
 #include <vector>
 
-#include "../core/binary_conv.h"
-#include "../core/kernels.h"
+#include "../binary_conv.h"
+#include "../kernels.h"
 
 using namespace rep_deploy::core;
 

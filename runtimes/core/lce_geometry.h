@@ -1,0 +1,31 @@
+// Validation and derived sizes of one LceBconv2d node (lce.h), shared by the optimized BConv2D and
+// the reference so both reject the same parameters with the same one-line messages.
+#pragma once
+
+#include <cstdint>
+
+#include "lce.h"
+
+namespace rep_deploy::core::lce {
+
+struct Geometry {
+  int64_t groups = 1;
+  int64_t kh = 0, kw = 0;
+  int64_t cin_g = 0, cout_g = 0;  // channels per group
+  int64_t in_words = 0;           // int32 words per input pixel: words(channels_in)
+  int64_t out_words = 0;          // int32 words per bit-packed output pixel: words(channels_out)
+  int64_t out_h = 0, out_w = 0;   // may be 0 (VALID on an image smaller than the kernel)
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;  // SAME only, else 0
+  int64_t taps() const { return kh * kw; }
+};
+
+// Throws std::invalid_argument naming the offending option or shape ("LceBconv2d: ...").
+Geometry make_geometry(const BConv2DParams& p);
+
+// Clamp range of the fused activation on the integer conv result (lce.h).
+struct ClampRange {
+  int32_t lo, hi;
+};
+ClampRange clamp_range(Activation a);
+
+}  // namespace rep_deploy::core::lce

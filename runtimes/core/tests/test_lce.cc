@@ -1,0 +1,276 @@
+// Tier-1 tests of LCE's op contract (lce.h): BConv2D on every optimized kernel path against the
+// direct-loop oracle bconv2d_reference, bit for bit (bit-packed words, and float outputs compared
+// as bits: both sides round float(clamp(conv)) * mul, then + bias, once each), over a seeded grid:
+// channels 1..300 (word and 64-bit-word boundaries), kernels 1x1..5x5 and non-square, stride and
+// dilation 1/2, SAME with pad_values 0 and 1, VALID, groups, every fused activation, batch 1..3,
+// images smaller than the kernel. Float cases with multiplier 1 and bias 0 expose the integer conv
+// itself. Also quantize / dequantize and the validation messages.
+// Usage: test_lce [--cases N | --cases-from-env] [--seed S] [--kernel NAME]
+// (exit status 0 = all passed, 77 = the requested kernel is not supported here)
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "../kernels.h"
+#include "../lce.h"
+
+#include "check.h"
+using namespace rep_deploy::core;
+using namespace rep_deploy::core::lce;
+
+namespace {
+
+std::string describe(const BConv2DParams& p) {
+  char buf[400];
+  std::snprintf(buf, sizeof buf,
+                "N=%lld H=%lld W=%lld Cin=%lld Cout=%lld k=%lldx%lld fw=%lld s=%lldx%lld d=%lldx%lld "
+                "%s pad_value=%d act=%d out=%s",
+                (long long)p.batch, (long long)p.in_h, (long long)p.in_w, (long long)p.channels_in,
+                (long long)p.channels_out, (long long)p.filter_h, (long long)p.filter_w,
+                (long long)p.filter_words, (long long)p.stride_h, (long long)p.stride_w,
+                (long long)p.dilation_h, (long long)p.dilation_w,
+                p.padding == Padding::kSame ? "SAME" : "VALID", p.pad_value, int(p.activation),
+                p.output == Output::kFloat ? "float" : "bitpacked");
+  return buf;
+}
+
+// Runs the tasks last to first: the result must not depend on the order (tasks are independent).
+ParallelRunner reversed_runner() {
+  ParallelRunner r;
+  r.call = [](void*, void (*fn)(void*, size_t), size_t total, void* usr) {
+    for (size_t i = total; i-- > 0;) fn(usr, i);
+  };
+  return r;
+}
+
+struct Case {
+  BConv2DParams p;
+  bool unit_affine = false;   // multiplier 1, bias 0: the float output is the clamped integer conv
+  bool dirty_padding = false; // random bits past the channels (both sides must ignore them)
+};
+
+void run_case(const Case& c, const char* path, std::mt19937_64& rng) {
+  const BConv2DParams& p = c.p;
+  const int64_t in_words = words(p.channels_in);
+  const int64_t groups = in_words / p.filter_words;
+  const int64_t cin_g = p.channels_in / groups;
+  std::vector<int32_t> input(size_t(p.batch * p.in_h * p.in_w * in_words));
+  for (int32_t& v : input) v = int32_t(uint32_t(rng()));
+  std::vector<int32_t> filter(size_t(p.channels_out * p.filter_h * p.filter_w * p.filter_words));
+  for (int32_t& v : filter) v = int32_t(uint32_t(rng()));
+  if (!c.dirty_padding && p.channels_in % 32) {  // lce.h: bits past the channel count are 0
+    const uint32_t mask = (uint32_t(1) << (p.channels_in % 32)) - 1;
+    for (size_t i = size_t(in_words - 1); i < input.size(); i += size_t(in_words))
+      input[i] = int32_t(uint32_t(input[i]) & mask);
+    for (size_t i = size_t(p.filter_words - 1); i < filter.size(); i += size_t(p.filter_words))
+      filter[i] = int32_t(uint32_t(filter[i]) & mask);
+  }
+  std::vector<float> mul(size_t(p.channels_out)), bias(mul.size());
+  std::vector<int32_t> thr(mul.size());
+  const int64_t k_bits = p.filter_h * p.filter_w * cin_g;
+  for (size_t i = 0; i < mul.size(); ++i) {
+    mul[i] = c.unit_affine ? 1.0f : std::uniform_real_distribution<float>(-1.5f, 1.5f)(rng);
+    bias[i] = c.unit_affine ? 0.0f : std::uniform_real_distribution<float>(-20.0f, 20.0f)(rng);
+    // around K / 2, where accum mostly is; now and then the converter's constant-bit extremes
+    const uint64_t r = rng() % 20;
+    thr[i] = r == 0 ? std::numeric_limits<int32_t>::min()
+             : r == 1 ? std::numeric_limits<int32_t>::max()
+                      : int32_t(k_bits / 2 + int64_t(rng() % 9) - 4);
+  }
+
+  std::vector<int32_t> want, got;
+  const auto out_words = [&](int64_t oh, int64_t ow) {
+    return size_t(p.batch * oh * ow * (p.output == Output::kFloat ? p.channels_out : words(p.channels_out)));
+  };
+  setenv("REP_DEPLOY_KERNEL", path, 1);
+  try {
+    BConv2D op(p, filter.data(), mul.data(), bias.data(), thr.data());
+    CHECK(std::strcmp(op.kernel_path(), path) == 0, "kernel_path %s, asked for %s", op.kernel_path(), path);
+    want.assign(out_words(op.out_h(), op.out_w()), 0x7f7f7f7f);
+    got.assign(want.size(), 0x5a5a5a5a);  // different garbage: every output must be written
+    bconv2d_reference(p, input.data(), filter.data(), mul.data(), bias.data(), thr.data(), want.data());
+    op.run(input.data(), got.data(), (rng() & 1) ? reversed_runner() : ParallelRunner{});
+  } catch (const std::exception& e) {
+    CHECK(false, "%s: %s threw %s", path, describe(p).c_str(), e.what());
+    return;
+  }
+  // float outputs are compared as their bits (int32 words): exact, NaN-free here, -0.0 distinct
+  size_t bad = 0, first = 0;
+  for (size_t i = 0; i < want.size(); ++i)
+    if (want[i] != got[i] && bad++ == 0) first = i;
+  CHECK(bad == 0, "%s: %s: %zu of %zu outputs differ, first at %zu (want 0x%08x got 0x%08x)%s", path,
+        describe(p).c_str(), bad, want.size(), first, unsigned(want[first]), unsigned(got[first]),
+        c.unit_affine ? " [integer conv]" : "");
+}
+
+BConv2DParams base(int64_t cin, int64_t k, Padding pad, int pad_value, Output out) {
+  BConv2DParams p;
+  p.batch = 1, p.in_h = 5, p.in_w = 6, p.channels_in = cin, p.channels_out = 37;
+  p.filter_h = p.filter_w = k, p.filter_words = words(cin);
+  p.padding = pad, p.pad_value = pad_value, p.output = out;
+  return p;
+}
+
+// Every listed channel count with every padding kind and both outputs, 3x3 stride 1 and 2.
+void fixed_cases(const char* path, std::mt19937_64& rng) {
+  for (const int64_t cin : {1, 3, 31, 32, 33, 63, 64, 65, 100, 255, 300})
+    for (int mode = 0; mode < 5; ++mode) {
+      // SAME/0 float, SAME/1 float, VALID float, SAME/1 bitpacked, VALID bitpacked
+      const Padding pad = mode == 2 || mode == 4 ? Padding::kValid : Padding::kSame;
+      const int pv = mode == 0 ? 0 : 1;
+      Case c;
+      c.p = base(cin, 3, pad, pv, mode >= 3 ? Output::kBitpacked : Output::kFloat);
+      c.unit_affine = mode == 0;
+      c.p.stride_h = c.p.stride_w = 1 + (cin % 2);
+      run_case(c, path, rng);
+    }
+  // images smaller than the (dilated) kernel: SAME pads everything, VALID has no output
+  for (const Padding pad : {Padding::kSame, Padding::kValid}) {
+    Case c;
+    c.p = base(65, 5, pad, 0, Output::kFloat);
+    c.p.in_h = 2, c.p.in_w = 3, c.p.dilation_h = 2;
+    c.unit_affine = true;
+    run_case(c, path, rng);
+  }
+  // long dot products (the GEMM's K >= 8 words paths, flushes past 31 * 8 words)
+  for (const int64_t cin : {512, 1024}) {
+    Case c;
+    c.p = base(cin, 3, Padding::kSame, 0, Output::kFloat);
+    c.p.channels_out = 70;
+    c.unit_affine = true;
+    run_case(c, path, rng);
+  }
+}
+
+Case random_case(std::mt19937_64& rng) {
+  static const int64_t chans[] = {1, 2, 3, 7, 16, 31, 32, 33, 63, 64, 65, 96, 100, 127, 128, 129, 200, 255, 256, 300};
+  static const int64_t kernels[][2] = {{1, 1}, {3, 3}, {3, 3}, {3, 3}, {5, 5}, {1, 3}, {3, 1}, {2, 2}, {3, 5}};
+  Case c;
+  BConv2DParams& p = c.p;
+  const auto* kk = kernels[rng() % 9];
+  p.filter_h = kk[0], p.filter_w = kk[1];
+  p.stride_h = 1 + int64_t(rng() % 2), p.stride_w = rng() % 4 ? p.stride_h : 1 + int64_t(rng() % 2);
+  p.dilation_h = 1 + int64_t(rng() % 2), p.dilation_w = rng() % 4 ? p.dilation_h : 1 + int64_t(rng() % 2);
+  p.padding = rng() % 3 == 0 ? Padding::kValid : Padding::kSame;
+  p.pad_value = int(rng() % 2);
+  p.output = rng() % 3 == 0 ? Output::kBitpacked : Output::kFloat;
+  if (p.output == Output::kBitpacked && p.padding == Padding::kSame) p.pad_value = 1;
+  p.activation = p.output == Output::kFloat ? Activation(rng() % 4) : Activation::kNone;
+  p.batch = 1 + int64_t(rng() % 3);
+  p.in_h = 1 + int64_t(rng() % 10);
+  p.in_w = rng() % 10 == 0 ? 60 + int64_t(rng() % 20) : 1 + int64_t(rng() % 10);  // > 64: two tasks
+  if (rng() % 5 == 0) {  // grouped: Cin / groups a multiple of 32
+    const int64_t groups = 2 + int64_t(rng() % 3), cin_g = 32 * (1 + int64_t(rng() % 3));
+    p.channels_in = groups * cin_g;
+    p.filter_words = cin_g / 32;
+    p.channels_out = groups * (1 + int64_t(rng() % 24));
+  } else {
+    p.channels_in = chans[rng() % 20];
+    p.filter_words = words(p.channels_in);
+    p.channels_out = rng() % 2 ? chans[rng() % 20] : 1 + int64_t(rng() % 80);
+  }
+  c.unit_affine = p.output == Output::kFloat && rng() % 3 == 0;
+  c.dirty_padding = rng() % 6 == 0;
+  return c;
+}
+
+void test_quantize(std::mt19937_64& rng) {
+  for (const int64_t channels : {1, 5, 31, 32, 33, 64, 65, 100}) {
+    const int64_t rows = 3, nw = words(channels);
+    std::vector<float> x(size_t(rows * channels));
+    for (size_t i = 0; i < x.size(); ++i) {
+      const uint64_t r = rng() % 10;
+      x[i] = r == 0 ? 0.0f : r == 1 ? -0.0f : r == 2 ? std::numeric_limits<float>::quiet_NaN()
+                                            : std::uniform_real_distribution<float>(-2.0f, 2.0f)(rng);
+    }
+    std::vector<int32_t> q(size_t(rows * nw), 0x5a5a5a5a);
+    quantize(x.data(), rows, channels, q.data());
+    std::vector<float> back(x.size());
+    dequantize(q.data(), rows, channels, back.data());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < nw * 32; ++c) {
+        const int bit = (uint32_t(q[size_t(r * nw + c / 32)]) >> (c % 32)) & 1;
+        const int want = c < channels && x[size_t(r * channels + c)] < 0.0f;  // 0, -0, NaN: +1
+        CHECK(bit == want, "quantize C=%lld row %lld channel %lld: bit %d", (long long)channels,
+              (long long)r, (long long)c, bit);
+        if (c < channels)
+          CHECK(back[size_t(r * channels + c)] == (want ? -1.0f : 1.0f), "dequantize C=%lld channel %lld",
+                (long long)channels, (long long)c);
+      }
+  }
+}
+
+void expect_error(const BConv2DParams& p, const char* needle) {
+  std::vector<int32_t> filter(4096, 0);
+  std::vector<float> f(4096, 1.0f);
+  try {
+    BConv2D op(p, filter.data(), f.data(), f.data(), filter.data());
+    CHECK(false, "no error for %s (expected '%s')", describe(p).c_str(), needle);
+  } catch (const std::invalid_argument& e) {
+    CHECK(std::strstr(e.what(), needle) != nullptr, "error '%s' lacks '%s'", e.what(), needle);
+  }
+}
+
+void test_errors() {
+  BConv2DParams p = base(64, 3, Padding::kSame, 0, Output::kBitpacked);
+  expect_error(p, "bit-packed output needs padding VALID or SAME with pad_values 1");
+  p = base(64, 3, Padding::kSame, 2, Output::kFloat);
+  expect_error(p, "pad_values must be 0 or 1");
+  p = base(96, 3, Padding::kSame, 1, Output::kFloat);
+  p.filter_words = 2;  // 3 words do not split into groups of 2
+  expect_error(p, "must divide the input's words(channels_in)");
+  p = base(80, 3, Padding::kSame, 1, Output::kFloat);
+  p.filter_words = 1;  // 3 words -> 3 groups, but 80 / 3 is not a multiple of 32
+  expect_error(p, "multiple of 32");
+  p = base(64, 3, Padding::kValid, 1, Output::kBitpacked);
+  p.activation = Activation::kRelu;
+  expect_error(p, "no fused activation");
+  p = base(64, 3, Padding::kSame, 1, Output::kFloat);
+  p.stride_h = 0;
+  expect_error(p, "stride_height");
+  setenv("REP_DEPLOY_KERNEL", "bogus", 1);
+  expect_error(base(64, 3, Padding::kSame, 1, Output::kFloat), "choose one of");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  rep_deploy_tests::Args args{200, 20261203ULL};
+  if (!rep_deploy_tests::parse_args(argc, argv, &args)) return 2;
+  const int cases = args.cases;
+  const uint64_t seed = args.seed;
+  const char* only = args.only;
+  std::vector<const char*> paths;
+  for (const KernelChoice& c : all_kernels()) {
+    if (!c.kernel.bgemm) continue;  // the reference is the oracle
+    if (only && std::strcmp(only, c.kernel.name) != 0) continue;
+    if (!c.supported) {
+      std::printf("skip %s: not supported by this CPU\n", c.kernel.name);
+      continue;
+    }
+    paths.push_back(c.kernel.name);
+  }
+  std::printf("kernels under test:");
+  for (const char* k : paths) std::printf(" %s", k);
+  std::printf("\n");
+  if (paths.empty()) return only ? 77 : 1;  // 77: ctest "skipped"
+
+  std::mt19937_64 rng(seed);
+  test_quantize(rng);
+  for (const char* path : paths) fixed_cases(path, rng);
+  for (int i = 0; i < cases; ++i) {
+    const Case c = random_case(rng);
+    for (const char* path : paths) run_case(c, path, rng);
+  }
+  test_errors();
+  std::printf("%d random cases, seed %llu: %s (%d failures)\n", cases, (unsigned long long)seed,
+              rep_deploy_tests::failures() ? "FAILED" : "ok", rep_deploy_tests::failures());
+  return rep_deploy_tests::failures() ? 1 : 0;
+}

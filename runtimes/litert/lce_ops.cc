@@ -1,0 +1,65 @@
+#include "lce_ops.h"
+
+
+namespace rep_deploy::litert {
+
+std::vector<int64_t> dims(const TfLiteOpaqueTensor* t) {
+  std::vector<int64_t> d(size_t(api().TfLiteOpaqueTensorNumDims(t)));
+  for (size_t i = 0; i < d.size(); ++i) d[i] = api().TfLiteOpaqueTensorDim(t, int32_t(i));
+  return d;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+const char* type_name(int tflite_type) {
+  switch (tflite_type) {
+    case kTfLiteFloat32: return "float32";
+    case kTfLiteInt32: return "int32";
+    case kTfLiteBool: return "bool";
+    case kTfLiteInt8: return "int8";
+    default: return "another type";
+  }
+}
+
+bool is_constant(const TfLiteOpaqueTensor* t) {
+  const int a = api().TfLiteOpaqueTensorGetAllocationType(t);
+  return (a == kTfLiteMmapRo || a == kTfLitePersistentRo) && api().TfLiteOpaqueTensorData(t) != nullptr;
+}
+
+bool resize(TfLiteOpaqueContext* context, TfLiteOpaqueTensor* t, const std::vector<int64_t>& shape) {
+  TfLiteIntArray* a = api().TfLiteIntArrayCreate(int(shape.size()));
+  if (!a) return false;
+  for (size_t i = 0; i < shape.size(); ++i) int_array_data(a)[i] = int(shape[i]);
+  return api().TfLiteOpaqueContextResizeTensor(context, t, a) == kTfLiteOk;
+}
+
+int report(TfLiteOpaqueContext* context, const char* op, const TfLiteOpaqueTensor* output, const std::string& what) {
+  const char* name = output ? api().TfLiteOpaqueTensorName(output) : nullptr;
+  std::string line = std::string(op) + " (output '" + (name ? name : "?") + "'): " + what;
+  for (char& c : line)
+    if (c == '\n' || c == '\r') c = ' ';
+  api().TfLiteOpaqueContextReportError(context, "%s", line.c_str());
+  return kTfLiteError;
+}
+
+int64_t rows_of(const std::vector<int64_t>& shape) {
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < shape.size(); ++i) rows *= shape[i];
+  return rows;
+}
+
+TfLiteOperator* make_operator(const char* name, const OpFunctions& f) {
+  TfLiteOperator* o = api().TfLiteOperatorCreate(kTfLiteBuiltinCustom, name, 1, nullptr);
+  if (!o) return nullptr;
+  if (f.init) api().TfLiteOperatorSetInit(o, f.init);
+  if (f.free) api().TfLiteOperatorSetFree(o, f.free);
+  api().TfLiteOperatorSetPrepare(o, f.prepare);
+  api().TfLiteOperatorSetInvoke(o, f.invoke);
+  return o;
+}
+
+}  // namespace rep_deploy::litert

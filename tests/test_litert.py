@@ -1,0 +1,185 @@
+"""tflite_bench: LCE .tflite files on Google's stock LiteRT with rep-deploy's own LCE kernels.
+
+The bundle (runtimes/bench/build_bundle.sh) is copied into a sandbox root that has no ``lib``
+directory, only the fake arm64 CPU tree, and ``tflite_bench`` is started with the bundle's own
+device command under ``qemu-aarch64-static -L <root>``, as in tests/test_bundle.py. Outputs are
+compared with LCE's x86 interpreter (``rep_deploy.InferenceSession`` on the same file): no x86 LiteRT
+wheel exports the TFLite C API, so the device build is the only one. Timings under qemu mean nothing.
+
+scripts/test.sh builds the bundle before pytest; a local run without it skips, naming the command.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _phone import DEVICE_DIR, phone_root, run_in
+
+from rep_deploy.device.bundle import BUILD_COMMAND, TFLITE_RUNNER_NAME, Bundle, find_bundle, parse_runner_json
+
+N_DIGITS = 48
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Bundle:
+    try:
+        b = find_bundle()
+    except FileNotFoundError as e:
+        pytest.skip(f"{e} (scripts/test.sh does that before pytest)")
+    if not b.has_tflite:
+        pytest.skip(f"bundle {b.dir} has no tflite_bench (LiteRT parts); rebuild it with `{BUILD_COMMAND}`")
+    return b
+
+
+@pytest.fixture(scope="module")
+def demo_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped demo (pretrained) as rep-deploy tflite writes it: LceQuantize + LceBconv2d + builtins."""
+    tflite = pytest.importorskip("rep_deploy.converters.tflite")
+    from rep_deploy.export import ExportOptions, export_model
+    from rep_deploy.models import demo
+
+    out = tmp_path_factory.mktemp("demo")
+    result = export_model(demo.DEMO_MODEL, out, checkpoint=str(demo.checkpoint_path()),
+                          options=ExportOptions(reference_images=0))
+    try:
+        tflite.convert_to_tflite(result.model_path, out / "model.tflite")
+    except tflite.TFLiteDependencyError as e:
+        pytest.skip(str(e))
+    return out / "model.tflite"
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """Real test digits, normalized, NCHW (as rep-deploy's sessions take them), and their labels."""
+    from rep_deploy.models import demo
+
+    x, y = demo.load_test_split()
+    return np.ascontiguousarray(demo.normalize(x[:N_DIGITS])), y[:N_DIGITS]
+
+
+@pytest.fixture(scope="module")
+def device(bundle: Bundle, demo_tflite: Path, digits, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A phone-like sandbox root: no lib/, a fake arm64 CPU, the bundle + model + NHWC input."""
+    root = phone_root(tmp_path_factory.mktemp("device"), bundle)
+    folder = root / DEVICE_DIR
+    shutil.copy(demo_tflite, folder / "demo.tflite")
+    # The file's input is NHWC (converters/tflite lowers NCHW graphs to NHWC); tflite_bench takes the
+    # layout the model declares.
+    np.save(folder / "x.npy", np.ascontiguousarray(digits[0].transpose(0, 2, 3, 1)))
+    return root
+
+
+def _run(root: Path, argv: list[str]) -> subprocess.CompletedProcess:
+    return run_in(root, argv)
+
+
+def _run_device(root: Path, bundle: Bundle, model: str, *, input: str = "x.npy", output: str,
+                json_out: str | None = None, threads: int = 1, runs: int = 2) -> subprocess.CompletedProcess:
+    command = bundle.tflite_command(model, input, output, json_out, threads=threads, runs=runs, warmup=1)
+    assert command.startswith("./ld-linux-aarch64.so.1 --library-path . ./tflite_bench ")
+    return _run(root, shlex.split(command))
+
+
+@pytest.fixture(scope="module")
+def lce_reference(demo_tflite: Path, digits) -> np.ndarray:
+    """LCE's own x86 interpreter on the same file (NCHW in, the logits out)."""
+    import rep_deploy as rd
+
+    out = rd.InferenceSession(demo_tflite).run(digits[0])
+    return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_demo_matches_lce(device: Path, bundle: Bundle, digits, lce_reference: np.ndarray, threads: int) -> None:
+    folder = device / DEVICE_DIR
+    r = _run_device(device, bundle, "demo.tflite", output=f"y{threads}.npy", json_out=f"r{threads}.json",
+                    threads=threads)
+    assert r.returncode == 0, r.stderr
+    record = parse_runner_json(r.stdout, runner=TFLITE_RUNNER_NAME)
+    assert record == json.loads((folder / f"r{threads}.json").read_text())
+    assert record["litert_version"].startswith("2.21") and record["threads"] == threads
+    assert record["kernel_path"] == "neon" and record["machine"]["machine"] == "aarch64"
+    assert record["runs"] == 2 and len(record["timings_us"]["all"]) == 2 and record["peak_rss_kb"] > 1000
+    assert record["input"]["shape"] == [N_DIGITS, 8, 8, 1] and record["output"]["shape"] == [N_DIGITS, 10]
+
+    y = np.load(folder / f"y{threads}.npy")
+    assert y.dtype == np.float32 and y.shape == lce_reference.shape
+    max_rel = float(np.abs(y - lce_reference).max() / np.abs(lce_reference).max())
+    print(f"threads {threads}: max |LiteRT+rep-deploy - LCE| / max |LCE| = {max_rel:.2e}")
+    assert max_rel < 1e-5
+    assert np.array_equal(y.argmax(1), lce_reference.argmax(1))  # top-1 agreement 100%
+    assert (y.argmax(1) == digits[1]).mean() == (lce_reference.argmax(1) == digits[1]).mean() > 0.9
+
+
+def _one_line_error(r: subprocess.CompletedProcess, named: str) -> str:
+    assert r.returncode == 1 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("tflite_bench: error: "), r.stderr
+    assert named in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", ["unknown op", "bad option", "missing model", "corrupt npy", "wrong shape"])
+def test_faults_are_one_line(device: Path, bundle: Bundle, case: str) -> None:
+    folder = device / DEVICE_DIR
+    model, input, named = "demo.tflite", "x.npy", ""
+    if case == "unknown op":
+        # The same file with its LceQuantize op code renamed (same length, so the flatbuffer stays valid).
+        data = (folder / "demo.tflite").read_bytes()
+        assert data.count(b"LceQuantize") >= 1
+        (folder / "mystery.tflite").write_bytes(data.replace(b"LceQuantize", b"RepMystery9"))
+        model, named = "mystery.tflite", "RepMystery9"
+    elif case == "bad option":
+        # Every LceBconv2d's flexbuffer options lose their channels_in key (renamed, same length).
+        data = (folder / "demo.tflite").read_bytes()
+        (folder / "badopt.tflite").write_bytes(data.replace(b"channels_in", b"channels_xx"))
+        model, named = "badopt.tflite", "LceBconv2d (output '"
+    elif case == "missing model":
+        model = named = "nothing.tflite"
+    elif case == "corrupt npy":
+        input = named = "corrupt.npy"
+        (folder / input).write_bytes(b"\x93NUMPY\x01\x00garbage")
+    else:
+        input, named = "wrong.npy", "[2, 8, 9, 1]"
+        np.save(folder / input, np.zeros((2, 8, 9, 1), np.float32))
+    tag = case.replace(" ", "_")
+    line = _one_line_error(_run_device(device, bundle, model, input=input, output=f"{tag}.npy",
+                                       json_out=f"{tag}.json"), named)
+    if case == "bad option":
+        assert "option channels_in is missing" in line and "(LceBconv2d) failed to prepare" in line
+    assert not list(folder.glob(f"{tag}.*")) and not list(folder.glob("*.tmp"))
+
+
+def test_lce_ops_without_the_op_library_are_named(device: Path, bundle: Bundle) -> None:
+    # Without --custom-ops, stock LiteRT knows none of LCE's ops: its message must reach the one line.
+    command = bundle.tflite_command("demo.tflite", "x.npy", "plain.npy")
+    argv = shlex.split(command.replace(" --custom-ops ./librep_deploy_litert.so", ""))
+    _one_line_error(_run(device, argv), "LceQuantize")
+    assert not (device / DEVICE_DIR / "plain.npy").exists()
+
+
+def test_manifest_has_both_commands(bundle: Bundle) -> None:
+    m = bundle.manifest
+    assert m["command"] == m["commands"]["onnx"] and bundle.litert_version == "2.0.3"
+    assert len(m["litert_wheel"]["sha256"]) == 64 and m["tflite_runner_version"]
+    cmd = bundle.tflite_command("/data/local/tmp/m x.tflite", "x.npy", "y.npy", threads=4, runs=20, warmup=3)
+    assert cmd == ("./ld-linux-aarch64.so.1 --library-path . ./tflite_bench --litert libLiteRtRuntimeCApi.so "
+                   "--custom-ops ./librep_deploy_litert.so --model '/data/local/tmp/m x.tflite' --input x.npy "
+                   "--output y.npy --threads 4 --runs 20 --warmup 3")
+    with pytest.raises(ValueError):
+        bundle.tflite_command("m.tflite", "x.npy", "y.npy", runs=0)
+
+
+def test_parse_runner_json_keeps_runners_apart() -> None:
+    record = {"runner": TFLITE_RUNNER_NAME, "runner_version": "1.0.0", "litert_version": "2.21.0"}
+    with pytest.raises(ValueError, match="runner is 'rep-deploy tflite_bench'"):
+        parse_runner_json(json.dumps(record))  # the default stays ort_bench
+    with pytest.raises(ValueError, match="'machine'"):
+        parse_runner_json(json.dumps(record), runner=TFLITE_RUNNER_NAME)  # got past the runner checks
+    with pytest.raises(ValueError, match="litert_version"):
+        parse_runner_json(json.dumps({**record, "litert_version": ""}), runner=TFLITE_RUNNER_NAME)
