@@ -50,3 +50,17 @@ def test_zoo_model_runs_in_stock_litert(name: str, beta: int | None, zoo_tflite,
     assert a["reference"] == "host LCE interpreter (x86)" and a["top1_agreement"] == 1.0 and a["passed"], a
     print(f"{name} beta {beta or 1}: LiteRT + rep-deploy LCE ops (qemu) vs LCE x86: max rel diff "
           f"{a['max_rel_diff']:.3g}, max abs {a['max_abs_diff']:.3g}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,beta", [("reactnet-a", None), ("rep-reactnet-a", 2)])
+def test_onnx_and_tflite_forms_both_agree_on_the_device(name: str, beta: int | None, zoo_tflite, device) -> None:
+    """The same model as .onnx (ort_bench: ONNX Runtime + rep-deploy's ONNX kernels) and as .tflite
+    (tflite_bench: stock LiteRT + rep-deploy's LCE kernels), each against its host reference."""
+    exported, converted = zoo_tflite(name, beta)
+    for path, runner in ((exported.model_path, "rep-deploy ort_bench"), (converted.tflite_path, "rep-deploy tflite_bench")):
+        rec = bench_model(device, path, BenchOptions(runs=1, warmup=0))
+        a = rec["agreement"]
+        assert rec["runner"]["name"] == runner and rec["emulated"] and "qemu" in rec["note"]
+        assert rec["kernel_path"] == "neon" and a["passed"] and a["top1_agreement"] == 1.0, a
+        print(f"{name} {path.suffix}: {a['reference']}: max rel diff {a['max_rel_diff']:.3g}")

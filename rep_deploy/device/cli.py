@@ -6,7 +6,6 @@ happen inside the command, so ``rep-deploy --help`` stays fast.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +178,8 @@ def devices(as_json: bool) -> None:
 def _run_all(client: Any, serials: list[str], models: list[str], options: Any, err: Any) -> tuple[list, list]:
     """Every model on every device; devices in parallel, models one after the other per device.
     Returns (records in device, model order; failure lines)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn
 
     from rep_deploy.device.adb import DeviceError, open_device

@@ -1,7 +1,36 @@
 """Cost accounting for BNNs: OPs as the BNN literature counts them (PyTorch and ONNX sides), and
-(later) measured latency."""
-from .onnx_ops import NodeCost, OnnxOpCount, bn_flops_paper, bn_share_factor, count_onnx_ops
-from .opcount import LayerCount, OpCount, count_ops
+measured latency per node and kind (``latency``), the report and the plot.
 
+The names load on first use (PEP 562), so ``rep-deploy --help``, which imports the ``profile``
+command from ``profile.cli``, does not pay for onnx and torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "NodeCost": "onnx_ops", "OnnxOpCount": "onnx_ops", "bn_flops_paper": "onnx_ops",
+    "bn_share_factor": "onnx_ops", "count_onnx_ops": "onnx_ops",
+    "LayerCount": "opcount", "OpCount": "opcount", "count_ops": "opcount",
+}
 __all__ = ["LayerCount", "OpCount", "count_ops", "NodeCost", "OnnxOpCount", "count_onnx_ops",
            "bn_flops_paper", "bn_share_factor"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'rep_deploy.profile' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"rep_deploy.profile.{module}"), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
+    from .onnx_ops import NodeCost, OnnxOpCount, bn_flops_paper, bn_share_factor, count_onnx_ops  # noqa: F401
+    from .opcount import LayerCount, OpCount, count_ops  # noqa: F401
