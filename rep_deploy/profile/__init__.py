@@ -6,8 +6,9 @@ command from ``profile.cli``, does not pay for onnx and torch.
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from rep_deploy._lazy import lazy_exports
 
 _EXPORTS = {
     "NodeCost": "onnx_ops", "OnnxOpCount": "onnx_ops", "bn_flops_paper": "onnx_ops",
@@ -18,17 +19,7 @@ __all__ = ["LayerCount", "OpCount", "count_ops", "NodeCost", "OnnxOpCount", "cou
            "bn_flops_paper", "bn_share_factor"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'rep_deploy.profile' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"rep_deploy.profile.{module}"), name)
-    globals()[name] = value  # later look-ups skip this function
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 if TYPE_CHECKING:  # static analysers and IDEs see the eager imports
