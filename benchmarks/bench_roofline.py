@@ -1,0 +1,409 @@
+"""Per-layer roofline of a zoo model's binary convs (issue 13): how close each one is to its bound.
+
+Every binary conv node of the model *as rep-deploy exports it* (``BinaryConvBlock`` and the other
+ops of ``rep_deploy.ops.BINARY_OPS``, with their real shapes, ``repeats`` (RepBNN's beta**2 channel
+tiles), ``splits``, residual, ``residual_pool``, stride and padding) is timed on its own and compared
+with the larger of two lower bounds on its run time:
+
+* popcount bound = binary MACs / (P * f * t): MACs = accumulator channels * Cin/group * kh * kw *
+  Ho * Wo (the ``repeats`` tiles are copies, not MACs); P = the popcount peak in MAC/cycle of the
+  kernel path that ran (``bench_binary_conv.PEAK_MACS_PER_CYCLE``, derived in that module's
+  docstring: 512 for ``avx512vpopcnt``, 282 for ``avx512``, ...); f = the nominal clock; t = threads.
+* memory bound = B / copy bandwidth, where B are the bytes the node must move at least once: the
+  float input read (N*Cin*H*W*4), the packed weights, the float output written
+  (N*Cout*repeats*Ho*Wo*4), the residual read (its full-resolution shape when ``residual_pool``
+  pools it) unless it is the same tensor as the input (then it needs to be read only once, and the
+  exported ReActNet blocks all do this), and the per-channel vectors. The copy bandwidth is measured
+  in the same run with a STREAM-like copy (``np.copyto`` of two arrays well above the LLC, best of
+  several rounds, read + written bytes / time, write-allocate traffic not counted: STREAM's
+  convention) on ``--threads`` threads. A STREAM "add" (two reads, one write) and a read-only
+  (``sum``) figure, and the copy bandwidth at an in-cache size (32 MiB moved), are reported too.
+
+bound = max(popcount bound, memory bound); "% of bound" = bound / measured time (100% = at the
+roofline). The issue's target: every layer >= 50%; rows below it are marked.
+
+Timing reuses ``bench_binary_conv``: a one-node ONNX model per layer (the node with its exported
+initializers; the input X random normal; a residual distinct from X becomes an initializer, which
+the kernel reads like any input), one ORT session at a time with rep-deploy's custom-op library,
+IOBinding, warm-up, ``--rounds`` rounds; the table shows the fastest round (the machine is shared:
+the other rounds measure the neighbours), the JSON has min and median. The clock is the nominal one
+from ``/proc/cpuinfo``'s model name (``@ 2.60GHz``), else ``lscpu``'s max MHz, else ``cpu MHz``
+(under KVM that is the TSC rate); its source is printed. Turbo above it makes the popcount bound
+optimistic, so a layer can exceed 100% of it.
+
+Usage:  python benchmarks/bench_roofline.py [--model rep-reactnet-a|reactnet-a] [--threads 1]
+            [--kernel PATH] [--rounds 15] [--seconds 0.4] [--onnx model.onnx]
+            [--json out/bench_roofline.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import helper, numpy_helper
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from bench_binary_conv import PEAK_MACS_PER_CYCLE, Runner, cpu_ghz, measure
+
+import rep_deploy
+from rep_deploy import ops
+from rep_deploy.export.provenance import cpu_name
+from rep_deploy.inspect import value_shapes
+from rep_deploy.runtime import KERNEL_ENV, kernel_path
+
+INPUT_SHAPE = (1, 3, 224, 224)
+TARGET = 0.5  # the issue's goal: every layer at >= 50% of its bound
+
+
+# ---------------------------------------------------------------- machine: clock and bandwidth
+
+def nominal_ghz() -> tuple[float, str]:
+    """(GHz, where it came from): model name's "@ x.xxGHz", lscpu's max MHz, else cpuinfo's MHz."""
+    match = re.search(r"@\s*([\d.]+)\s*GHz", cpu_name())
+    if match:
+        return float(match.group(1)), "model name"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("CPU max MHz:"):
+                return float(line.split(":")[1]) / 1000.0, "lscpu CPU max MHz"
+    except OSError:
+        pass
+    return cpu_ghz(), "/proc/cpuinfo cpu MHz: no GHz in model name, no lscpu max MHz"
+
+
+def llc_bytes() -> int:
+    """Size of the largest cache level sysfs lists for cpu0 (0 when unknown)."""
+    sizes = []
+    for f in pathlib.Path("/sys/devices/system/cpu/cpu0/cache").glob("index*/size"):
+        text = f.read_text().strip()
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        sizes.append(int(text.rstrip("KMG")) * scale)
+    return max(sizes, default=0)
+
+
+def _parallel_seconds(work: Callable[[int], None], threads: int) -> float:
+    """Wall time of ``work(i)`` for i < threads run concurrently (numpy releases the GIL)."""
+    if threads == 1:
+        t = time.perf_counter()
+        work(0)
+        return time.perf_counter() - t
+    start = threading.Barrier(threads + 1)
+
+    def run(i: int) -> None:
+        start.wait()
+        work(i)
+
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for p in pool:
+        p.start()
+    start.wait()
+    t = time.perf_counter()
+    for p in pool:
+        p.join()
+    return time.perf_counter() - t
+
+
+def stream_bandwidth(array_bytes: int, threads: int, rounds: int) -> dict[str, float]:
+    """Best-of-rounds bytes/s of copy (a -> c), add (a + b -> c) and read (sum a) over float64
+    arrays of ``array_bytes`` each, split into ``threads`` contiguous parts."""
+    n = array_bytes // 8
+    a, b, c = np.full(n, 1.0), np.full(n, 2.0), np.full(n, 0.0)  # pages written
+    parts = [slice(i * n // threads, (i + 1) * n // threads) for i in range(threads)]
+    kernels: dict[str, tuple[Callable[[int], None], int]] = {
+        "copy": (lambda i: np.copyto(c[parts[i]], a[parts[i]]), 2),
+        "add": (lambda i: np.add(a[parts[i]], b[parts[i]], out=c[parts[i]]), 3),
+        "read": (lambda i: a[parts[i]].sum(), 1),
+    }
+    reps = max(1, (256 * 2**20) // array_bytes)  # rounds of at least ~256 MiB per array
+    out = {}
+    for name, (work, arrays) in kernels.items():
+        for i in range(threads):
+            work(i)  # warm-up
+        best = min(sum(_parallel_seconds(work, threads) for _ in range(reps)) / reps
+                   for _ in range(rounds))
+        out[f"{name}_bytes_per_s"] = arrays * n * 8 / best
+    return out
+
+
+def measure_bandwidth(threads: int, rounds: int) -> dict[str, Any]:
+    """The memory figures: arrays of 1 GiB, or 2 x the LLC if larger (the 3 arrays cost 3 GiB here),
+    and a 16 MiB in-cache copy (32 MiB moved: above a server core's L2, within its LLC)."""
+    llc = llc_bytes()
+    size = max(2 * llc, 2**30)
+    big = stream_bandwidth(size, threads, rounds)
+    small = stream_bandwidth(16 * 2**20, threads, rounds)
+    return {"array_bytes": size, "llc_bytes": llc, "threads": threads, "rounds": rounds, **big,
+            "copy_16MiB_bytes_per_s": small["copy_bytes_per_s"]}
+
+
+# ---------------------------------------------------------------- the model's binary convs
+
+@dataclass(frozen=True)
+class ConvNode:
+    """One binary conv node of the export with what the roofline needs."""
+
+    name: str
+    op_type: str
+    x_shape: tuple[int, ...]
+    y_shape: tuple[int, ...]
+    w_shape: tuple[int, ...]  # packed: (accumulator channels, bytes per row)
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    group: int
+    repeats: int
+    splits: int
+    residual_shape: tuple[int, ...] | None
+    residual_is_input: bool
+    residual_pool: tuple[int, int]
+    vector_bytes: int
+
+    @property
+    def macs(self) -> int:
+        n, cin, ho, wo = self.x_shape[0], self.x_shape[1], self.y_shape[2], self.y_shape[3]
+        return n * self.w_shape[0] * (cin // self.group) * self.kernel[0] * self.kernel[1] * ho * wo
+
+    @property
+    def byte_counts(self) -> dict[str, int]:
+        res = 0 if self.residual_shape is None or self.residual_is_input else \
+            4 * int(np.prod(self.residual_shape))
+        return {"input": 4 * int(np.prod(self.x_shape)), "weights": int(np.prod(self.w_shape)),
+                "output": 4 * int(np.prod(self.y_shape)), "residual": res,
+                "vectors": self.vector_bytes}
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.byte_counts.values())
+
+    def label(self) -> str:
+        return re.sub(r"^/|/BinaryConv_fused_block$", "", self.name) or self.op_type
+
+    def summary(self) -> str:
+        s = (f"{self.kernel[0]}x{self.kernel[1]}/s{self.stride[0]} {self.x_shape[1]}->"
+             f"{self.w_shape[0]}")
+        s += f"x{self.repeats}" if self.repeats > 1 else ""
+        s += f" ({self.splits} parts)" if self.splits > 1 else ""
+        s += f" @{self.x_shape[2]}->{self.y_shape[2]}"
+        if self.residual_pool != (1, 1):
+            s += f" res pool {self.residual_pool[0]}"
+        return s
+
+
+def export(name: str, directory: str) -> onnx.ModelProto:
+    """The model as rep-deploy exports it at 224x224 (custom ops; native/reference checks off)."""
+    options = rep_deploy.ExportOptions(input_shape=INPUT_SHAPE, reference_images=0, native=False)
+    result = rep_deploy.export_model(name, directory, options=options)
+    return onnx.load(str(result.model_path))
+
+
+def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
+    spec = ops.get(node.op_type)
+    given = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+    return spec.resolve_attributes(given)
+
+
+def binary_nodes(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, ConvNode]]:
+    """Every node of ``ops.BINARY_OPS`` in graph order, with its shapes from one ORT run."""
+    shapes = value_shapes(model, INPUT_SHAPE)
+    inits = {t.name: t for t in model.graph.initializer}
+    found = []
+    for node in model.graph.node:
+        if node.domain != ops.DOMAIN or node.op_type not in ops.BINARY_OPS:
+            continue
+        a = _attrs(node)
+        res_name = _residual_name(node)
+        vectors = [i for k, i in enumerate(node.input) if k >= 2 and i and i != res_name]
+        found.append((node, ConvNode(
+            name=node.name, op_type=node.op_type, x_shape=shapes[node.input[0]],
+            y_shape=shapes[node.output[0]], w_shape=tuple(inits[node.input[1]].dims),
+            kernel=tuple(a["kernel_shape"]), stride=tuple(a["strides"]), group=int(a["group"]),
+            repeats=int(a.get("repeats", 1)), splits=int(a.get("splits", 1)),
+            residual_shape=shapes.get(res_name) if res_name else None,
+            residual_is_input=res_name == node.input[0],
+            residual_pool=tuple(a.get("residual_pool", (1, 1))),
+            vector_bytes=sum(4 * int(np.prod(inits[v].dims)) for v in vectors if v in inits))))
+    return found
+
+
+def _residual_name(node: onnx.NodeProto) -> str | None:
+    """The residual input's name, from the op's schema (None: the op has none, or it is omitted)."""
+    names = ops.get(node.op_type).inputs
+    index = names.index("residual") if "residual" in names else len(node.input)
+    return node.input[index] if index < len(node.input) and node.input[index] else None
+
+
+def one_node_model(node: onnx.NodeProto, model: onnx.ModelProto, conv: ConvNode,
+                   rng: np.random.Generator) -> bytes:
+    """The node alone: graph input ``x`` (its X), output ``y``, its initializers, and a distinct
+    residual as a random initializer of the shape it has in the model."""
+    inits = {t.name: t for t in model.graph.initializer}
+    res_name = _residual_name(node)
+    tensors, inputs = [], []
+    for i in node.input:
+        if i == node.input[0]:
+            inputs.append("x")
+        elif i in inits:
+            tensors.append(inits[i])
+            inputs.append(i)
+        elif i == res_name and conv.residual_shape is not None:
+            r = rng.standard_normal(conv.residual_shape).astype(np.float32)
+            tensors.append(numpy_helper.from_array(r, "residual"))
+            inputs.append("residual")
+        else:
+            inputs.append(i)  # "" (an omitted optional input)
+    copy = helper.make_node(node.op_type, inputs, ["y"], name=node.name, domain=node.domain)
+    copy.attribute.extend(node.attribute)
+    graph = helper.make_graph(
+        [copy], "roofline",
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, list(conv.x_shape))],
+        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], tensors)
+    one = helper.make_model(graph, opset_imports=ops.opset_imports(),
+                            functions=ops.function_protos({node.op_type}))
+    one.ir_version = ops.IR_VERSION
+    return one.SerializeToString()
+
+
+# ---------------------------------------------------------------- roofline
+
+def roofline(conv: ConvNode, timing: dict[str, float], peak_macs_per_s: float,
+             bandwidth: float) -> dict[str, Any]:
+    """The bounds of one node and its measured fraction of them (from the fastest round)."""
+    pop_s = conv.macs / peak_macs_per_s
+    mem_s = conv.bytes / bandwidth
+    bound = max(pop_s, mem_s)
+    return {"name": conv.label(), "node": conv.name, "op_type": conv.op_type,
+            "shape": conv.summary(), "conv": asdict(conv), "macs": conv.macs,
+            "bytes": conv.bytes, "byte_counts": conv.byte_counts,
+            "popcount_bound_s": pop_s, "memory_bound_s": mem_s, "bound_s": bound,
+            "bound_kind": "popcount" if pop_s >= mem_s else "memory", **timing,
+            "fraction_of_bound": bound / timing["min_s"],
+            "fraction_of_bound_median": bound / timing["median_s"],
+            "macs_per_s": conv.macs / timing["min_s"]}
+
+
+def totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("macs", "bytes", "popcount_bound_s", "memory_bound_s", "bound_s", "min_s", "median_s")
+    t: dict[str, Any] = {k: sum(r[k] for r in rows) for k in keys}
+    t["fraction_of_bound"] = t["bound_s"] / t["min_s"]
+    t["fraction_of_bound_median"] = t["bound_s"] / t["median_s"]
+    t["layers_below_target"] = [r["name"] for r in rows if r["fraction_of_bound"] < TARGET]
+    return t
+
+
+def print_table(rows: list[dict[str, Any]], total: dict[str, Any], title: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_footer=False)
+    for col, just in (("#", "right"), ("layer", "left"), ("shape", "left"), ("MMAC", "right"),
+                      ("MB", "right"), ("popcnt ms", "right"), ("mem ms", "right"),
+                      ("bound", "left"), ("min ms", "right"), ("median ms", "right"),
+                      ("% of bound", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+
+    def cells(r: dict[str, Any]) -> list[str]:
+        pct = 100 * r["fraction_of_bound"]
+        mark = f"[bold red]{pct:.1f}% <50[/]" if r["fraction_of_bound"] < TARGET else f"{pct:.1f}%"
+        return [f"{r['macs'] / 1e6:.0f}", f"{r['bytes'] / 1e6:.2f}",
+                f"{r['popcount_bound_s'] * 1e3:.3f}", f"{r['memory_bound_s'] * 1e3:.3f}",
+                r.get("bound_kind", ""), f"{r['min_s'] * 1e3:.3f}", f"{r['median_s'] * 1e3:.3f}",
+                mark]
+
+    for i, r in enumerate(rows):
+        table.add_row(str(i), r["name"], r["shape"], *cells(r))
+    table.add_section()
+    below = len(total["layers_below_target"])
+    table.add_row("", "all", f"{len(rows)} layers, {below} below 50%", *cells(total))
+    Console(width=170).print(table)
+
+
+# ---------------------------------------------------------------- main
+
+def time_layers(model: onnx.ModelProto, threads: int, seconds: float, rounds: int,
+                peak_macs_per_s: float, bandwidth: float) -> list[dict[str, Any]]:
+    """One session at a time (a second live pool would steal the measured one's core)."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for node, conv in binary_nodes(model):
+        x = rng.standard_normal(conv.x_shape).astype(np.float32)
+        runner = Runner(one_node_model(node, model, conv, rng), threads, True, x)
+        if runner.output().shape != conv.y_shape:
+            raise RuntimeError(f"{conv.name}: output {runner.output().shape}, "
+                               f"expected {conv.y_shape}")
+        timing = measure(runner, seconds, rounds)
+        del runner
+        rows.append(roofline(conv, timing, peak_macs_per_s, bandwidth))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="rep-reactnet-a", help="zoo model (rep-reactnet-a, reactnet-a)")
+    ap.add_argument("--threads", type=int, default=1, help="ORT intra-op threads (and copy threads)")
+    ap.add_argument("--kernel", help=f"force a kernel path ({KERNEL_ENV})")
+    ap.add_argument("--rounds", type=int, default=15, help="timed rounds per layer")
+    ap.add_argument("--seconds", type=float, default=0.4, help="time per layer")
+    ap.add_argument("--bw-rounds", type=int, default=5, help="rounds of each bandwidth loop")
+    ap.add_argument("--onnx", help="use this export of --model instead of exporting now")
+    ap.add_argument("--json", default="out/bench_roofline.json", help="where to write results")
+    args = ap.parse_args(argv)
+    if args.kernel:
+        os.environ[KERNEL_ENV] = args.kernel
+    path = kernel_path()  # asked of the library: the path its dispatch picks here
+    peak = PEAK_MACS_PER_CYCLE.get(path, float("nan"))
+    ghz, ghz_source = nominal_ghz()
+    load_before = os.getloadavg()
+
+    bw = measure_bandwidth(args.threads, args.bw_rounds)
+    copy_bw = bw["copy_bytes_per_s"]
+    print(f"machine: {cpu_name()}, {os.cpu_count()} CPUs, LLC {bw['llc_bytes'] / 2**20:.0f} MiB; "
+          f"clock {ghz:.2f} GHz ({ghz_source}); ORT {ort.__version__}")
+    print(f"kernel path {path} (popcount peak {peak:.0f} MAC/cycle/core); {args.threads} thread(s)")
+    print(f"STREAM-like, {args.threads} thread(s), arrays of {bw['array_bytes'] / 2**20:.0f} MiB, "
+          f"best of {args.bw_rounds}: copy {copy_bw / 1e9:.1f} GB/s (the memory bound's), add "
+          f"{bw['add_bytes_per_s'] / 1e9:.1f}, read (sum) {bw['read_bytes_per_s'] / 1e9:.1f}; "
+          f"copy of 16 MiB arrays (in cache) {bw['copy_16MiB_bytes_per_s'] / 1e9:.1f} GB/s")
+
+    if args.onnx:
+        model = onnx.load(args.onnx)
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            model = export(args.model, d)
+    peak_macs_per_s = peak * ghz * 1e9 * args.threads
+    rows = time_layers(model, args.threads, args.seconds, args.rounds, peak_macs_per_s, copy_bw)
+    total = totals(rows)
+    load_after = os.getloadavg()
+
+    title = (f"{args.model} @224: {path}, {args.threads} thread(s), {ghz:.2f} GHz, copy "
+             f"{copy_bw / 1e9:.1f} GB/s; min of {args.rounds} rounds; "
+             f"load avg {load_before[0]:.1f} -> {load_after[0]:.1f}")
+    print_table(rows, total, title)
+    out = {"model": args.model, "input_shape": INPUT_SHAPE, "kernel_path": path,
+           "kernel_env": os.environ.get(KERNEL_ENV), "machine": cpu_name(), "ghz_nominal": ghz,
+           "ghz_source": ghz_source, "peak_macs_per_cycle_per_core": peak,
+           "threads": args.threads, "rounds": args.rounds, "seconds_per_layer": args.seconds,
+           "statistic_for_fraction": "min", "target_fraction": TARGET, "bandwidth": bw,
+           "ort_version": ort.__version__, "load_average_before": load_before,
+           "load_average_after": load_after, "layers": rows, "totals": total}
+    pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
