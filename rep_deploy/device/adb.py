@@ -250,7 +250,7 @@ def _short(command: str, limit: int = 80) -> str:
 def _reason(e: BaseException) -> str:
     """One line out of an adbutils / socket exception."""
     text = " ".join(str(e).split()) or type(e).__name__
-    if isinstance(e, TimeoutError) or "timed out" in text.lower():
+    if isinstance(e, TimeoutError) or "timed out" in text.lower() or "timeout" in text.lower():
         return f"timed out ({text})"
     if isinstance(e, ConnectionError) or "Connection refused" in text or "reset by peer" in text:
         return f"connection lost ({text}): is the device still attached?"
