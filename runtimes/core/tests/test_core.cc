@@ -292,8 +292,9 @@ int main(int argc, char** argv) {
     test_packers(k, rng);
     test_finish_tile(k, rng);
   }
-  // dot-product lengths with dedicated kernels (K = 8, 16, 72, 144 words need > 300 channels)
-  for (const int64_t cin : {512, 1024}) {
+  // dot-product lengths with dedicated kernels (K = 8, 16, 32, 72, 144 words need > 300 channels;
+  // 3x3 over 2048, K = 288, is past the unrolled lengths: the generic loop with a flush)
+  for (const int64_t cin : {512, 1024, 2048}) {
     for (const int64_t k : {1, 3}) {
       Case c;
       c.a.kh = c.a.kw = k;
