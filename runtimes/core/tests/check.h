@@ -1,11 +1,15 @@
-// The C++ tests' one assertion: count a failure, say where and what, keep going (a grid reports
-// every failing case, not just the first). main() returns failures() != 0.
+// What the C++ grids share: the one assertion (count a failure, say where and what, keep going, so a
+// grid reports every failing case, not just the first; main() returns failures() != 0), the command
+// line, and the choice of kernel paths under test.
 #pragma once
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
+
+#include "../kernels.h"
 
 namespace rep_deploy_tests {
 inline int g_failures = 0;
@@ -31,6 +35,25 @@ inline bool parse_args(int argc, char** argv, Args* a) {
     }
   }
   return true;
+}
+
+// The optimized kernel paths to test (the reference is the oracle): all this build has, or `only`;
+// prints what is skipped (not supported by this CPU) and what runs, so a log says which paths ran.
+inline std::vector<rep_deploy::core::Kernel> kernels_under_test(const char* only) {
+  std::vector<rep_deploy::core::Kernel> kernels;
+  for (const rep_deploy::core::KernelChoice& c : rep_deploy::core::all_kernels()) {
+    if (!c.kernel.bgemm) continue;
+    if (only && std::strcmp(only, c.kernel.name) != 0) continue;
+    if (!c.supported) {
+      std::printf("skip %s: not supported by this CPU\n", c.kernel.name);
+      continue;
+    }
+    kernels.push_back(c.kernel);
+  }
+  std::printf("kernels under test:");
+  for (const rep_deploy::core::Kernel& k : kernels) std::printf(" %s", k.name);
+  std::printf("\n");
+  return kernels;
 }
 }  // namespace rep_deploy_tests
 

@@ -269,19 +269,7 @@ int main(int argc, char** argv) {
   const int cases = args.cases;
   const uint64_t seed = args.seed;
   const char* only = args.only;
-  std::vector<Kernel> kernels;
-  for (const KernelChoice& c : all_kernels()) {
-    if (!c.kernel.bgemm) continue;  // the reference is the oracle
-    if (only && std::strcmp(only, c.kernel.name) != 0) continue;
-    if (!c.supported) {
-      std::printf("skip %s: not supported by this CPU\n", c.kernel.name);
-      continue;
-    }
-    kernels.push_back(c.kernel);
-  }
-  std::printf("kernels under test:");
-  for (const Kernel& k : kernels) std::printf(" %s", k.name);
-  std::printf("\n");
+  const std::vector<Kernel> kernels = rep_deploy_tests::kernels_under_test(only);
   if (kernels.empty()) return only ? 77 : 1;  // 77: ctest "skipped"
 
   std::mt19937_64 rng(seed);

@@ -248,18 +248,7 @@ int main(int argc, char** argv) {
   const uint64_t seed = args.seed;
   const char* only = args.only;
   std::vector<const char*> paths;
-  for (const KernelChoice& c : all_kernels()) {
-    if (!c.kernel.bgemm) continue;  // the reference is the oracle
-    if (only && std::strcmp(only, c.kernel.name) != 0) continue;
-    if (!c.supported) {
-      std::printf("skip %s: not supported by this CPU\n", c.kernel.name);
-      continue;
-    }
-    paths.push_back(c.kernel.name);
-  }
-  std::printf("kernels under test:");
-  for (const char* k : paths) std::printf(" %s", k);
-  std::printf("\n");
+  for (const Kernel& k : rep_deploy_tests::kernels_under_test(only)) paths.push_back(k.name);
   if (paths.empty()) return only ? 77 : 1;  // 77: ctest "skipped"
 
   std::mt19937_64 rng(seed);
