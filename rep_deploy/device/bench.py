@@ -78,6 +78,9 @@ class BenchOptions:
     timeout: float = 1800.0  # seconds the device run may take
     seed: int = 0  # of the fixed input
     tolerance: float = TOLERANCE  # allowed max |device - host| relative to max |host| (top-1 must agree)
+    # the bundle, already checked (find_bundle hashes ~40 MB; a caller running many models checks once);
+    # None: find and check it for each run
+    bundle: Any = None
 
     def __post_init__(self) -> None:
         for what, value, low in (("threads", self.threads, 1), ("runs", self.runs, 1), ("warmup", self.warmup, 0)):
@@ -132,10 +135,9 @@ def _bench_bundle(device: Device, model: Path, options: BenchOptions, folder: st
 
     tflite = model.suffix.lower() == ".tflite"
     try:
-        bundle = find_bundle()
-        if tflite and not bundle.has_tflite:
-            raise FileNotFoundError(f"bundle {bundle.dir} has no tflite_bench (LiteRT + rep-deploy's LCE ops): "
-                                    "rebuild it with `bash runtimes/bench/build_bundle.sh`, or pass --runner")
+        bundle = options.bundle or find_bundle()
+        if tflite:
+            bundle.require_tflite()
     except FileNotFoundError as e:
         raise BenchError(str(e)) from None
     x, reference, ref_name, custom = _host_reference(model, options.seed)

@@ -103,6 +103,13 @@ class Bundle:
         """The ai-edge-litert version of the bundled LiteRT, or None for a bundle without it."""
         return str(self.manifest["litert_version"]) if self.has_tflite and "litert_version" in self.manifest else None
 
+    def require_tflite(self) -> Bundle:
+        """This bundle, if it holds ``tflite_bench``; else FileNotFoundError naming the build command."""
+        if not self.has_tflite:
+            raise FileNotFoundError(f"bundle {self.dir} has no tflite_bench (LiteRT + rep-deploy's LCE ops): "
+                                    f"rebuild it with `{BUILD_COMMAND}`, or pass --runner")
+        return self
+
     def tflite_command(self, model: str, input: str, output: str, json: str | None = None, *, threads: int = 1,
                        runs: int = 10, warmup: int = 1) -> str:
         """The shell command that runs ``tflite_bench`` on a ``.tflite`` model, like :meth:`command`.
@@ -114,8 +121,7 @@ class Bundle:
             FileNotFoundError: the bundle has no ``tflite_bench`` (built before it; rebuild it).
             ValueError: a count out of range.
         """
-        if not self.has_tflite:
-            raise FileNotFoundError(f"bundle {self.dir} has no tflite_bench; rebuild it with `{BUILD_COMMAND}`")
+        self.require_tflite()
         return self._format(self.manifest["commands"]["tflite"], model, input, output, json, threads, runs, warmup)
 
     @staticmethod

@@ -79,21 +79,21 @@ def bench(models: tuple[str, ...], serials: tuple[str, ...], all_devices: bool, 
             raise ReportedError(f"--runner is for .tflite files; {m} runs in rep-deploy's ONNX Runtime bundle")
     if runner is not None and not Path(runner).is_file():
         raise ReportedError(f"--runner {runner}: no such file")
-    try:
-        options = BenchOptions(threads=threads, runs=runs, warmup=warmup, runner=runner, keep=keep, timeout=timeout,
-                               tolerance=tolerance)
-    except ValueError as e:
-        raise ReportedError(str(e)) from None
-    if runner is None:  # the bundle runs everything: check it before anything touches a device
-        from rep_deploy.device.bundle import BUILD_COMMAND, find_bundle
+    bundle = None
+    if runner is None:  # the bundle runs everything: check it once, before anything touches a device
+        from rep_deploy.device.bundle import find_bundle
 
         try:
             bundle = find_bundle()
+            if any(Path(m).suffix.lower() == ".tflite" for m in models):
+                bundle.require_tflite()
         except FileNotFoundError as e:
             raise ReportedError(str(e)) from None
-        if any(Path(m).suffix.lower() == ".tflite" for m in models) and not bundle.has_tflite:
-            raise ReportedError(f"bundle {bundle.dir} has no tflite_bench (LiteRT + rep-deploy's LCE ops): "
-                                f"rebuild it with `{BUILD_COMMAND}`, or pass --runner")
+    try:
+        options = BenchOptions(threads=threads, runs=runs, warmup=warmup, runner=runner, keep=keep, timeout=timeout,
+                               tolerance=tolerance, bundle=bundle)
+    except ValueError as e:
+        raise ReportedError(str(e)) from None
 
     err = console()
     try:
