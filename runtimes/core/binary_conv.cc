@@ -90,10 +90,20 @@ void pool_residual_rows(const ConvShape& s, const OutputTransform& t, const Tile
                         int64_t f0, float* buf) {
   const int64_t kh = t.pool_h, kw = t.pool_w, hr = t.residual_h, wr = t.residual_w;
   const float area = static_cast<float>(kh * kw);
+  // The next tile (the 64 pixels after these, same channels) reads, in each residual plane, the
+  // span [pf0, pf1): prefetched here, as write_tile prefetches its rows (hundreds of short streams
+  // are more than the hardware prefetchers follow). Spans of over 4 KiB (wide rows) are skipped.
+  int64_t pf0 = 0, pf1 = 0;
+  if (const int64_t g0 = f0 + o.npix, g1 = std::min(g0 + 64, s.ho * s.wo); g0 < g1) {
+    pf0 = (g0 / s.wo) * kh * wr + (g0 % s.wo) * kw;
+    pf1 = ((g1 - 1) / s.wo * kh + kh - 1) * wr + ((g1 - 1) % s.wo + 1) * kw;
+    if (pf1 - pf0 > 1024) pf1 = pf0;
+  }
   for (int64_t r = 0; r < o.repeats; ++r) {
     for (int64_t l = 0; l < o.nl; ++l) {
       const int64_t c = tile_residual_channel(o, r, l);
       const float* plane = t.residual + (n * res_channels(s, t) + c) * hr * wr;
+      for (int64_t q = pf0; q < pf1; q += 16) __builtin_prefetch(plane + q, 0, 3);
       float* out = buf + (r * o.nl + l) * 64;
       for (int64_t p = 0; p < o.npix;) {  // one output-row segment at a time
         const int64_t yo = (f0 + p) / s.wo, xo = (f0 + p) % s.wo;

@@ -21,6 +21,7 @@
 #include "bitpack.h"
 #include "conv_params.h"
 #include "kernels.h"
+#include "parallel.h"
 
 namespace rep_deploy::core {
 
@@ -52,20 +53,6 @@ struct OutputTransform {
   int64_t residual_h = 0, residual_w = 0;  // the residual's plane when pooled (floor-divides to Ho, Wo)
   bool pooled() const { return pool_h != 1 || pool_w != 1; }
   bool rprelu() const { return pre != nullptr; }
-};
-
-// Runs fn(usr, i) for every i in [0, total), possibly concurrently (ORT's intra-op thread pool in
-// the adapters, a plain loop when `call` is null).
-struct ParallelRunner {
-  void (*call)(void* self, void (*fn)(void*, size_t), size_t total, void* usr) = nullptr;
-  void* self = nullptr;
-  void run(void (*fn)(void*, size_t), size_t total, void* usr) const {
-    if (call) {
-      call(self, fn, total, usr);
-    } else {
-      for (size_t i = 0; i < total; ++i) fn(usr, i);
-    }
-  }
 };
 
 // Y = BinaryConv(x) with weights packed for s (w.matches(s)) on kernel path k (k.bgemm non-null).

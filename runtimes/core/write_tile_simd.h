@@ -42,6 +42,11 @@ inline void write_tile_simd(const TileOut& t) {
         if (mode == 3) v = V::rprelu(V::add(v, pre), slope, post);
         V::store(yp, v);
       };
+      // the next tile (64 pixels on, same channels) touches the next 256 bytes of these rows
+      for (int64_t q = 64; q < 128; q += 16) {
+        __builtin_prefetch(y + q, 1, 3);
+        if (res && !t.res_by_row) __builtin_prefetch(res + q, 0, 3);
+      }
       int64_t p = 0;
       for (; p + W <= t.npix; p += W) step(a + p, res ? res + p : nullptr, y + p);
       if (p < t.npix) {

@@ -243,6 +243,21 @@ void test_repeat() {
   repeat_channels(x, y, 2, 3 * sizeof(float), 3);
   const float want[18] = {1, 2, 3, 1, 2, 3, 1, 2, 3, 4, 5, 6, 4, 5, 6, 4, 5, 6};
   CHECK(std::memcmp(y, want, sizeof(y)) == 0, "repeat_channels");
+  // blocks of more than one 256 KiB piece (and a partial last piece), the pieces run in reverse
+  // order: each must be independent of the others
+  const size_t block = (size_t(256) << 10) * 2 + 12;
+  std::vector<unsigned char> xb(2 * block), yb(2 * 3 * block);
+  for (size_t i = 0; i < xb.size(); ++i) xb[i] = static_cast<unsigned char>(i * 7 + i / 4096);
+  ParallelRunner reverse;
+  reverse.call = [](void*, void (*fn)(void*, size_t), size_t total, void* usr) {
+    for (size_t i = total; i-- > 0;) fn(usr, i);
+  };
+  repeat_channels(xb.data(), yb.data(), 2, block, 3, reverse);
+  bool same = true;
+  for (size_t n = 0; n < 2; ++n)
+    for (size_t r = 0; r < 3; ++r)
+      same &= std::memcmp(yb.data() + (n * 3 + r) * block, xb.data() + n * block, block) == 0;
+  CHECK(same, "repeat_channels in pieces");
 }
 
 void test_errors() {

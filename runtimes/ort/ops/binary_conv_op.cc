@@ -45,10 +45,6 @@ std::vector<int64_t> ints_of_length(const OrtKernelInfo* info, const char* name,
   return v;
 }
 
-void ort_parallel_for(void* ctx, void (*fn)(void*, size_t), size_t total, void* usr) {
-  // num_batch 0: one work item per index, handed out dynamically by ORT's intra-op pool
-  check(api().KernelContext_ParallelFor(static_cast<OrtKernelContext*>(ctx), fn, total, 0, usr));
-}
 
 class BinaryConvKernel {
  public:
@@ -150,10 +146,7 @@ class BinaryConvKernel {
       return;
     }
     const std::shared_ptr<const core::PackedWeights> pw = weights_for(s, w);
-    core::ParallelRunner par;
-    par.call = ort_parallel_for;
-    par.self = ctx;
-    core::binary_conv_forward(s, xd, threshold, *pw, path_, t, yd, par);
+    core::binary_conv_forward(s, xd, threshold, *pw, path_, t, yd, parallel_runner(ctx));
   }
 
  private:

@@ -19,6 +19,20 @@ void check(OrtStatus* status) {
   throw OrtError(msg, code);
 }
 
+namespace {
+void ort_parallel_for(void* ctx, void (*fn)(void*, size_t), size_t total, void* usr) {
+  // num_batch 0: ORT chooses how to batch the items over its intra-op threads
+  check(api().KernelContext_ParallelFor(static_cast<OrtKernelContext*>(ctx), fn, total, 0, usr));
+}
+}  // namespace
+
+core::ParallelRunner parallel_runner(OrtKernelContext* ctx) {
+  core::ParallelRunner par;
+  par.call = ort_parallel_for;
+  par.self = ctx;
+  return par;
+}
+
 std::string shape_str(const std::vector<int64_t>& shape) {
   std::ostringstream os;
   os << "[";

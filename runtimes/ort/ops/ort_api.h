@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "core/parallel.h"
+
 namespace rep_deploy::ort {
 
 // The API level this library is written against: GetApi(kApiVersion), OrtCustomOp::version.
@@ -30,6 +32,9 @@ struct OrtError : std::runtime_error {
 
 // Throws OrtError carrying the status' message (and releases the status) when it is not null.
 void check(OrtStatus* status);
+
+// The core's work items on ORT's intra-op thread pool of this call.
+core::ParallelRunner parallel_runner(OrtKernelContext* ctx);
 
 // Runs f(); converts any exception into an OrtStatus (nullptr on success).
 template <class F>

@@ -49,7 +49,8 @@ class RepeatKernel {
     const Tensor y = output(ctx, 0, ys);
     const int64_t outer = x.shape[0];
     if (outer == 0 || x.elements() == 0) return;
-    core::repeat_channels(x.data, y.data, outer, size_t(x.elements() / outer) * es, repeats_);
+    core::repeat_channels(x.data, y.data, outer, size_t(x.elements() / outer) * es, repeats_,
+                          parallel_runner(ctx));
   }
 
  private:
