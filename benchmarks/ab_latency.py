@@ -2,13 +2,16 @@
 
 For judging a change on a shared, noisy machine: every configuration runs once per round, so all of
 them see the same load, and the table shows the median and the minimum (the least disturbed round)
-of each, plus the ratio to the first configuration. Each configuration is ``FILE`` or
-``FILE@LIBRARY`` (default library: the one rep-deploy built, ``rep_deploy.runtime.library_path``);
+of each, plus the ratio to the first configuration. Each configuration is ``FILE``,
+``FILE@LIBRARY`` (default library: the one rep-deploy built, ``rep_deploy.runtime.library_path``) or
+``FILE@LIBRARY@as-is``. Sessions load the graph as rep-deploy's own sessions do
+(``rep_deploy.runtime.session_model``: block pairs linked to pass sign bits); ``as-is`` loads the
+file unchanged (a library from before that rewrite, or to measure what it gains);
 the same file may appear with several libraries (a kernel change) and several files with the same
 library (a graph-pass change). Outputs are compared too: configurations of the same file must agree
 bit for bit, or the table says they differ.
 
-    .venv/bin/python benchmarks/ab_latency.py old/model.onnx@/tmp/old.so new/model.onnx \\
+    .venv/bin/python benchmarks/ab_latency.py old/model.onnx@/tmp/old.so@as-is new/model.onnx \\
         [--threads 1] [--rounds 25] [--json out/ab_latency.json]
 """
 from __future__ import annotations
@@ -23,16 +26,17 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from rep_deploy.runtime import library_path
+from rep_deploy.runtime import library_path, session_model
 
 
-def _session(path: str, library: str, threads: int) -> ort.InferenceSession:
+def _session(path: str, library: str, threads: int, as_is: bool) -> ort.InferenceSession:
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.register_custom_ops_library(library)
-    return ort.InferenceSession(path, so, providers=["CPUExecutionProvider"])
+    source = path if as_is else session_model(path)
+    return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,13 +51,16 @@ def main(argv: list[str] | None = None) -> int:
 
     configs = []
     for spec in args.configs:
-        path, _, lib = spec.partition("@")
+        path, _, rest = spec.partition("@")
+        lib, _, mode = rest.partition("@")
+        if mode not in ("", "as-is"):
+            ap.error(f"{spec}: the third field can only be 'as-is'")
         if not Path(path).is_file():
             ap.error(f"{path}: no such model file")
         lib = lib or str(library_path())
         if not Path(lib).is_file():
             ap.error(f"{lib}: no such library")
-        sess = _session(path, lib, args.threads)
+        sess = _session(path, lib, args.threads, mode == "as-is")
         inp = sess.get_inputs()[0]
         shape = [d if isinstance(d, int) else 1 for d in inp.shape]
         x = np.random.default_rng(args.seed).standard_normal(shape).astype(np.float32)

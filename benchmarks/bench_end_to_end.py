@@ -30,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rep_deploy import ExportOptions, export_model, get_model_info
-from rep_deploy.runtime import library_path
+from rep_deploy.runtime import library_path, session_model
 
 
 def _export(name: str, ops: str, cache: Path) -> Path:
@@ -47,9 +47,11 @@ def _session(path: Path, threads: int, native: bool) -> ort.InferenceSession:
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    if native:
+    source: str | bytes = str(path)
+    if native:  # as rep-deploy's own sessions load it (block pairs linked)
         so.register_custom_ops_library(str(library_path()))
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+        source = session_model(path)
+    return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
 
 
 def main(argv: list[str] | None = None) -> int:

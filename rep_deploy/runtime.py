@@ -19,9 +19,11 @@ import pathlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import onnx
     import onnxruntime
 
-__all__ = ["LIBRARY_NAME", "KERNEL_ENV", "library_path", "kernel_path", "make_session_options"]
+__all__ = ["LIBRARY_NAME", "KERNEL_ENV", "library_path", "kernel_path", "make_session_options",
+           "session_model"]
 
 LIBRARY_NAME = "librep_deploy_ort.so"
 #: Environment variable that forces a kernel path (read at session creation).
@@ -121,3 +123,29 @@ def make_session_options(threads: int | None = None) -> onnxruntime.SessionOptio
             raise ValueError(f"threads must be >= 1, got {threads}")
         so.intra_op_num_threads = int(threads)
     return so
+
+
+def session_model(model: str | os.PathLike[str] | onnx.ModelProto, path: str | None = None) -> str | bytes:
+    """What to create an ONNX Runtime session from when it loads the kernel library.
+
+    The graph with its block pairs linked (:mod:`rep_deploy.link_signs`: each BinaryConvBlock writes
+    the next one's sign bits; outputs bit-identical), as bytes. A file is read with
+    :func:`rep_deploy.onnx_file.read_onnx`; when it has nothing to link, or keeps weights in external
+    data (which only its path can resolve), its path comes back instead. ``path``: the file a
+    ModelProto was read from, for the same fallback. Sessions without the library load the model as is.
+    """
+    import onnx
+
+    from rep_deploy.link_signs import link_signs
+    from rep_deploy.onnx_file import read_onnx
+
+    if isinstance(model, onnx.ModelProto):
+        proto = model
+    else:
+        path = os.fspath(model)
+        proto = read_onnx(path)
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
+    linked, count = link_signs(proto) if not external else (proto, 0)
+    if path is not None and count == 0:
+        return path
+    return linked.SerializeToString()

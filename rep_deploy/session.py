@@ -63,18 +63,20 @@ class InferenceSession:
             use_library = self.uses_custom_ops
         #: the native kernel path this session runs (None: function bodies, no native kernels)
         self.kernel_path: str | None = None
+        source: str | bytes = self.path
         if use_library:
-            from rep_deploy.runtime import kernel_path, make_session_options
+            from rep_deploy.runtime import kernel_path, make_session_options, session_model
 
             so = make_session_options(threads)
             self.kernel_path = kernel_path()  # what the kernels created below will pick
+            source = session_model(model, self.path)
         else:
             so = ort.SessionOptions()
             if threads is not None:
                 so.intra_op_num_threads = int(threads)
         self.uses_library = bool(use_library)
         try:
-            self._sess = ort.InferenceSession(self.path, so, providers=["CPUExecutionProvider"])
+            self._sess = ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
         except Exception as e:  # ORT's messages are long; keep the first line
             raise RuntimeError(f"ONNX Runtime cannot load {self.path}: {str(e).splitlines()[0]}") from None
         inp = self._sess.get_inputs()

@@ -148,8 +148,13 @@ def ort_runner(model: onnx.ModelProto | bytes, *, library: str | None = None,
     so = ort.SessionOptions()
     if threads:
         so.intra_op_num_threads = threads
-    if library:
+    if library:  # as rep-deploy's own sessions load it (rep_deploy.runtime.session_model)
+        import onnx
+
+        from rep_deploy.runtime import session_model
+
         so.register_custom_ops_library(library)
+        model = session_model(model if isinstance(model, onnx.ModelProto) else onnx.load_from_string(model))
     data = model if isinstance(model, bytes) else model.SerializeToString()
     sess = ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]

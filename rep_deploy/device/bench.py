@@ -12,7 +12,8 @@ One run, per device and model:
    reused, so a half-copied file can never be timed);
 2. push: the aarch64 bundle (``rep_deploy.device.bundle``: ``ort_bench`` with ONNX Runtime and
    rep-deploy's kernels for a ``.onnx``; ``tflite_bench`` with Google's stock LiteRT and
-   rep-deploy's LCE ops for a ``.tflite``; the loader and C/C++ runtime), the model and a fixed
+   rep-deploy's LCE ops for a ``.tflite``; the loader and C/C++ runtime), the model (a ``.onnx``
+   with rep-deploy ops as rep-deploy's sessions load it: ``rep_deploy.runtime.session_model``) and a fixed
    input (seeded random normal, batch 1; NHWC for a ``.tflite``); or, with ``runner``, the user's
    ``benchmark_model`` / ``lce_benchmark_model`` and the ``.tflite``;
 3. run, through the bundle's own loader or the runner's own flags, with a timeout;
@@ -145,7 +146,15 @@ def _bench_bundle(device: Device, model: Path, options: BenchOptions, folder: st
     np.save(tmp / "input.npy", np.ascontiguousarray(x.transpose(0, 2, 3, 1)) if tflite and x.ndim == 4 else x)
 
     name = "model" + model.suffix.lower()
-    files = [(bundle.dir / f, f) for f in bundle.files] + [(model, name), (tmp / "input.npy", "input.npy")]
+    pushed = model
+    if not tflite and custom:  # the graph rep-deploy's own sessions run: block pairs linked
+        from rep_deploy.runtime import session_model
+
+        source = session_model(model)
+        if isinstance(source, bytes):
+            pushed = tmp / name
+            pushed.write_bytes(source)
+    files = [(bundle.dir / f, f) for f in bundle.files] + [(pushed, name), (tmp / "input.npy", "input.npy")]
     _push_all(device, files, folder, report, executable=set(bundle.files))  # programs and libraries
     make = bundle.tflite_command if tflite else bundle.command
     runner = "tflite_bench" if tflite else "ort_bench"

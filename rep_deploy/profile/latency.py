@@ -257,11 +257,11 @@ class _OrtRunner(_Runner):
         self.model = read_onnx(path)  # FileNotFoundError / ModelFileError
         self.kernel = None
         if backend == "ort-native":
-            from rep_deploy.runtime import kernel_path, make_session_options
+            from rep_deploy.runtime import kernel_path, make_session_options, session_model
 
             so = make_session_options(threads)  # FileNotFoundError if the library is not built
             self.kernel = kernel_path()
-            source: str | bytes = path
+            source: str | bytes = session_model(self.model, path)  # as rep-deploy's sessions run it
         else:
             so = ort.SessionOptions()
             so.intra_op_num_threads = threads

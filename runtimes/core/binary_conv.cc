@@ -20,6 +20,7 @@ struct Job {
   const Kernel* k;
   const float* x;
   const float* threshold;  // [cin] or null (binarize at 0)
+  const uint64_t* x_signs;  // the input's sign bits (binary_conv_forward), or null
   uint64_t* planes;      // sign planes (this call's buffer, packing pass 1)
   uint64_t* xp;          // packed activations (this call's buffer)
   const int64_t* koff;   // [kwords]
@@ -34,14 +35,22 @@ struct Job {
 void sign_task(void* usr, size_t i) {  // sign_chunk consecutive (image, channel) planes
   const Job& J = *static_cast<const Job*>(usr);
   const int64_t end = std::min<int64_t>(int64_t(i + 1) * J.sign_chunk, J.s->n * J.s->cin);
-  for (int64_t nc = int64_t(i) * J.sign_chunk; nc < end; ++nc)
-    sign_plane(J.x, *J.s, nc, J.threshold, J.k->sign_row, J.planes);
+  const int64_t ww = sign_row_words(*J.s), pw = plane_words(J.s->h, J.s->w);
+  for (int64_t nc = int64_t(i) * J.sign_chunk; nc < end; ++nc) {
+    if (J.x_signs)
+      cut_sign_rows(J.x_signs + nc * pw, *J.s, J.planes + nc * J.s->h * ww);
+    else
+      sign_plane(J.x, *J.s, nc, J.threshold, J.k->sign_row, J.planes);
+  }
 }
 
 void pack_task(void* usr, size_t i) {  // one padded row
   const Job& J = *static_cast<const Job*>(usr);
   const int64_t n = int64_t(i) / J.s->hp, y = int64_t(i) % J.s->hp;
-  pack_activation_rows(J.planes, *J.s, n, y, y + 1, J.k->transpose_bits, J.xp);
+  if (J.x_signs && packs_from_flat_signs(*J.s))
+    pack_activation_rows_from_signs(J.x_signs, *J.s, n, y, y + 1, J.k->transpose_bits, J.xp);
+  else
+    pack_activation_rows(J.planes, *J.s, n, y, y + 1, J.k->transpose_bits, J.xp);
 }
 
 // Exact zero-padding correction (see binary_conv.h) for the border pixels of one tile of output
@@ -182,6 +191,9 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
     o.res = t.residual ? t.residual + n * res_channels(s, t) * o.plane + f0 : nullptr;
     o.res_by_row = false;
     o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
+    o.sign_threshold = t.sign_threshold;
+    o.sign_stride = plane_words(s.ho, s.wo);
+    o.signs = t.signs ? t.signs + n * s.cout * t.repeats * o.sign_stride + f0 / 64 : nullptr;
     if (t.residual && t.pooled()) {
       thread_local std::vector<float> pooled;  // this worker's rows, reused across tiles
       pooled.resize(size_t(t.repeats * nl * 64));
@@ -207,9 +219,9 @@ void conv_task(void* usr, size_t idx) {  // one tile
   conv_tile(J, n, g, occ, f0, npix);
 }
 
-void run(const ConvShape& s, const float* x, const float* threshold, const PackedWeights& w,
-         const Kernel& k, const OutputTransform* t, float* y, int32_t* acc_out,
-         const ParallelRunner& par) {
+void run(const ConvShape& s, const float* x, const float* threshold, const uint64_t* x_signs,
+         const PackedWeights& w, const Kernel& k, const OutputTransform* t, float* y,
+         int32_t* acc_out, const ParallelRunner& par) {
   if (s.n == 0) return;
   std::vector<int64_t> koff(size_t(s.kwords()));
   const int64_t words = s.a.group * s.cw;
@@ -229,15 +241,17 @@ void run(const ConvShape& s, const float* x, const float* threshold, const Packe
         chan[size_t((oc * t->repeats + r) * 2 + 1)] = j % cr;
       }
   }
-  Job job{&s, &w, &k, x, threshold, nullptr, nullptr, koff.data(), t, chan.data(), y, acc_out,
+  Job job{&s, &w, &k, x, threshold, x_signs, nullptr, nullptr, koff.data(), t, chan.data(), y, acc_out,
           (s.nocb() + kOcbPerTask - 1) / kOcbPerTask, (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask,
           0};
-  WordBuffer planes(sign_plane_words(s));
+  const bool pack_from_signs = x_signs && packs_from_flat_signs(s);
+  WordBuffer planes(pack_from_signs ? 0 : sign_plane_words(s));
   WordBuffer xp(packed_activation_words(s));
   job.planes = planes.data(), job.xp = xp.data();
   // Sign tasks of >= ~16K floats: one task per small plane (7x7) would be mostly scheduling.
   job.sign_chunk = std::max<int64_t>(1, kSignTaskFloats / (s.h * s.w));
-  par.run(sign_task, size_t((s.n * s.cin + job.sign_chunk - 1) / job.sign_chunk), &job);
+  if (!pack_from_signs)  // else the pack step reads x_signs itself
+    par.run(sign_task, size_t((s.n * s.cin + job.sign_chunk - 1) / job.sign_chunk), &job);
   par.run(pack_task, size_t(s.n * s.hp), &job);
   par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * job.pix_chunks), &job);
 }
@@ -246,7 +260,7 @@ void run(const ConvShape& s, const float* x, const float* threshold, const Packe
 
 void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
                          const PackedWeights& w, const Kernel& k, const OutputTransform& t,
-                         float* y, const ParallelRunner& par) {
+                         float* y, const ParallelRunner& par, const uint64_t* x_signs) {
   if ((t.residual && !t.add) || (t.pre && (!t.residual || !t.slope || !t.post)))
     throw std::invalid_argument("OutputTransform: residual needs add, RPReLU needs all of them");
   const int64_t cy = s.cout * t.repeats;
@@ -257,13 +271,15 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
   if (t.pooled() && (t.pool_h < 1 || t.pool_w < 1 || t.residual_h / t.pool_h != s.ho ||
                      t.residual_w / t.pool_w != s.wo))
     throw std::invalid_argument("OutputTransform: the pooled residual must have the output's size");
-  run(s, x, threshold, w, k, &t, y, nullptr, par);
+  if (!t.sign_threshold != !t.signs)
+    throw std::invalid_argument("OutputTransform: sign_threshold and signs go together");
+  run(s, x, threshold, x_signs, w, k, &t, y, nullptr, par);
 }
 
 void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,
                              const PackedWeights& w, const Kernel& k, int32_t* acc,
                              const ParallelRunner& par) {
-  run(s, x, threshold, w, k, nullptr, nullptr, acc, par);
+  run(s, x, threshold, nullptr, w, k, nullptr, nullptr, acc, par);
 }
 
 }  // namespace rep_deploy::core

@@ -51,16 +51,29 @@ struct OutputTransform {
   int64_t residual_channels = 0;  // divides cout * repeats; 0: cout * repeats (no tiling)
   int64_t pool_h = 1, pool_w = 1;  // residual average pool (1 x 1: none)
   int64_t residual_h = 0, residual_w = 0;  // the residual's plane when pooled (floor-divides to Ho, Wo)
+  // Packed signs for the next op (both or neither): bit p of word signs[(n * cout * repeats + j) *
+  // plane_words(Ho, Wo) + p / 64] is Y[n, j].flat[p % 64 + 64 * (p / 64)] >= sign_threshold[j]
+  // (false for NaN), the bits past Ho * Wo zero: the consumer's sign pass, done while Y's tile is
+  // still in L1 (see binary_conv_forward's x_signs).
+  const float* sign_threshold = nullptr;  // [cout * repeats]
+  uint64_t* signs = nullptr;
   bool pooled() const { return pool_h != 1 || pool_w != 1; }
   bool rprelu() const { return pre != nullptr; }
 };
 
+// Words of one packed sign plane (OutputTransform::signs): the flattened h x w plane, 64 pixels
+// per word.
+inline int64_t plane_words(int64_t h, int64_t w) { return (h * w + 63) / 64; }
+
 // Y = BinaryConv(x) with weights packed for s (w.matches(s)) on kernel path k (k.bgemm non-null).
 // x binarizes as x[n, c] >= threshold[c] (threshold null: >= 0). y has shape
-// (N, cout * t.repeats, Ho, Wo). Only allocation failures throw (std::bad_alloc).
+// (N, cout * t.repeats, Ho, Wo). x_signs, when given, holds those bits already, in the layout of
+// OutputTransform::signs (plane_words(H, W) words per (n, c), written by the op that produced x
+// with this op's threshold): the sign pass then only cuts them into rows instead of reading x
+// (x is still read when it is the residual). Only allocation failures throw (std::bad_alloc).
 void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
                          const PackedWeights& w, const Kernel& k, const OutputTransform& t,
-                         float* y, const ParallelRunner& par);
+                         float* y, const ParallelRunner& par, const uint64_t* x_signs = nullptr);
 
 // Same, returning only the int32 accumulators (N, cout, Ho, Wo): for tests.
 void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,

@@ -72,6 +72,26 @@ void sign_plane(const float* x, const ConvShape& s, int64_t n_c, const float* th
   sign_rows(x + n_c * s.h * s.w, s, 0, s.h, t, sign_row, planes + n_c * s.h * sign_row_words(s));
 }
 
+void cut_sign_rows(const uint64_t* flat, const ConvShape& s, uint64_t* dst) {
+  const int64_t ww = sign_row_words(s), words = (s.h * s.w + 63) / 64;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(flat);
+  for (int64_t y = 0; y < s.h; ++y)
+    for (int64_t q = 0; q < ww; ++q) {
+      const int64_t off = y * s.w + 64 * q, bits = std::min<int64_t>(64, s.w - 64 * q);
+      const uint64_t mask = bits == 64 ? ~uint64_t(0) : (uint64_t(1) << bits) - 1;
+      uint64_t v;
+      if (bits <= 57 && (off >> 3) + 8 <= words * 8) {  // one unaligned load holds the row's bits
+        std::memcpy(&v, bytes + (off >> 3), sizeof(v));
+        v >>= off & 7;
+      } else {
+        const int64_t i = off >> 6, b = off & 63;
+        v = flat[i] >> b;
+        if (b && b + bits > 64 && i + 1 < words) v |= flat[i + 1] << (64 - b);
+      }
+      dst[y * ww + q] = v & mask;
+    }
+}
+
 size_t packed_activation_words(const ConvShape& s) {
   return size_t(s.n) * size_t(s.hp) * size_t(s.wp) * size_t(s.a.group) * size_t(s.cw);
 }
@@ -93,7 +113,66 @@ void fill_pad(const ConvShape& s, uint64_t* pix, int64_t count) {
   for (int64_t p = 1; p < count; ++p) std::memcpy(pix + p * words, pix, sizeof(uint64_t) * size_t(words));
 }
 
+// The padding of one padded row (input row iy): all of it when iy is outside the input, else its
+// left and right borders. Returns the row's first interior pixel, or null for a padding row.
+uint64_t* pad_row(const ConvShape& s, uint64_t* row, int64_t iy) {
+  const int64_t words = s.a.group * s.cw;
+  if (iy < 0 || iy >= s.h) {
+    fill_pad(s, row, s.wp);
+    return nullptr;
+  }
+  if (s.a.pl) fill_pad(s, row, s.a.pl);
+  if (s.a.pr) fill_pad(s, row + (s.a.pl + s.w) * words, s.a.pr);
+  return row + s.a.pl * words;
+}
+
 }  // namespace
+
+bool packs_from_flat_signs(const ConvShape& s) { return s.w % 8 == 0 || s.w <= 57; }
+
+void pack_activation_rows_from_signs(const uint64_t* x_signs, const ConvShape& s, int64_t n,
+                                     int64_t y0, int64_t y1, TransposeBitsFn transpose_bits,
+                                     uint64_t* out) {
+  const int64_t words = s.a.group * s.cw;  // words per padded pixel
+  const int64_t pw = (s.h * s.w + 63) / 64;   // words per sign plane
+  const auto* image = reinterpret_cast<const unsigned char*>(x_signs + n * s.cin * pw);
+  out += (n * s.hp + y0) * s.wp * words;
+  uint64_t m[64];
+  for (int64_t y = y0; y < y1; ++y) {
+    const int64_t iy = y - s.a.pt;
+    uint64_t* interior = pad_row(s, out + (y - y0) * s.wp * words, iy);
+    if (!interior) continue;
+    for (int64_t x0 = 0; x0 < s.w; x0 += 64) {
+      const int np = int(std::min<int64_t>(64, s.w - x0));
+      const uint64_t mask = np == 64 ? ~uint64_t(0) : (uint64_t(1) << np) - 1;
+      const int64_t off = iy * s.w + x0;  // the piece's first bit in every plane
+      // an 8-byte load from the piece's first byte stays inside the plane: the fast path
+      const bool in_plane = (off >> 3) + 8 <= pw * 8;
+      for (int64_t g = 0; g < s.a.group; ++g) {
+        for (int64_t q = 0; q < s.cw; ++q) {
+          const int nc = int(std::min<int64_t>(64, s.cin_g - 64 * q));
+          const unsigned char* p0 = image + (g * s.cin_g + 64 * q) * pw * 8;
+          if (in_plane) {
+            for (int c = 0; c < nc; ++c) {
+              uint64_t v;
+              std::memcpy(&v, p0 + c * pw * 8 + (off >> 3), sizeof(v));
+              m[c] = (v >> (off & 7)) & mask;
+            }
+          } else {
+            const int64_t i = off >> 6, sh = off & 63;
+            for (int c = 0; c < nc; ++c) {
+              const auto* plane = reinterpret_cast<const uint64_t*>(p0 + c * pw * 8);
+              uint64_t v = plane[i] >> sh;
+              if (sh && sh + np > 64 && i + 1 < pw) v |= plane[i + 1] << (64 - sh);
+              m[c] = v & mask;
+            }
+          }
+          transpose_bits(m, 1, nc, np, interior + x0 * words + g * s.cw + q, words);
+        }
+      }
+    }
+  }
+}
 
 void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n, int64_t y0,
                           int64_t y1, TransposeBitsFn transpose_bits, uint64_t* out) {
@@ -103,15 +182,9 @@ void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n,
   planes += n * s.cin * plane_stride;
   out += n * s.hp * s.wp * words;
   for (int64_t y = y0; y < y1; ++y) {
-    uint64_t* row = out + y * s.wp * words;
     const int64_t iy = y - s.a.pt;
-    if (iy < 0 || iy >= s.h) {
-      fill_pad(s, row, s.wp);
-      continue;
-    }
-    if (s.a.pl) fill_pad(s, row, s.a.pl);
-    if (s.a.pr) fill_pad(s, row + (s.a.pl + s.w) * words, s.a.pr);
-    uint64_t* interior = row + s.a.pl * words;
+    uint64_t* interior = pad_row(s, out + y * s.wp * words, iy);
+    if (!interior) continue;
     for (int64_t g = 0; g < s.a.group; ++g) {
       for (int64_t q = 0; q < s.cw; ++q) {
         const int nc = int(std::min<int64_t>(64, s.cin_g - 64 * q));

@@ -75,6 +75,19 @@ void sign_plane(const float* x, const ConvShape& s, int64_t n_c, const float* th
 // dst[(iy - iy0) * sign_row_words(s) + x / 64].
 void sign_rows(const float* x_plane, const ConvShape& s, int64_t iy0, int64_t iy1, float t,
                SignRowFn sign_row, uint64_t* dst);
+// The h rows of one (image, channel) sign plane from its flattened bits (OutputTransform::signs:
+// bit p of flat = pixel p of the h x w plane) into dst[y * sign_row_words(s) + x / 64], as
+// sign_rows() would have written them from the floats.
+void cut_sign_rows(const uint64_t* flat, const ConvShape& s, uint64_t* dst);
+// Padded rows [y0, y1) of image n straight from the flattened sign planes of all its channels
+// (x_signs: plane_words(h, w) words per (n, c)), without sign planes in between: for each 64-pixel
+// piece of a row the 64 channels' bits are gathered with one load and shift each. Only for rows
+// whose pieces start on a byte or fit in 57 bits (w % 8 == 0 or w <= 57; see
+// packs_from_flat_signs), every other width goes through cut_sign_rows.
+bool packs_from_flat_signs(const ConvShape& s);
+void pack_activation_rows_from_signs(const uint64_t* x_signs, const ConvShape& s, int64_t n,
+                                     int64_t y0, int64_t y1, TransposeBitsFn transpose_bits,
+                                     uint64_t* out);
 void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n, int64_t y0,
                           int64_t y1, TransposeBitsFn transpose_bits, uint64_t* out);
 

@@ -72,6 +72,12 @@ struct TileOut {
   const float* pre;    // [cout * repeats] or null (RPReLU: pre, slope and post)
   const float* slope;
   const float* post;
+  // The next op's sign bits (OutputTransform::signs), or null: word signs[j * sign_stride] gets bit
+  // p = (y[j][p] >= sign_threshold[j]) for p < npix, 0 above; one word per channel row and tile
+  // (the tile's first pixel is a multiple of 64 in the flattened plane).
+  const float* sign_threshold;
+  uint64_t* signs;
+  int64_t sign_stride;
 };
 using WriteTileFn = void (*)(const TileOut& t);
 

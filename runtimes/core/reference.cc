@@ -76,4 +76,15 @@ void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransf
     }
 }
 
+void reference_signs(const float* v, int64_t planes, int64_t hw, const float* t, int64_t channels,
+                     uint64_t* out) {
+  const int64_t pw = plane_words(1, hw);
+  for (int64_t i = 0; i < planes; ++i) {
+    const float ti = t ? t[i % channels] : 0.0f;
+    for (int64_t q = 0; q < pw; ++q) out[i * pw + q] = 0;
+    for (int64_t p = 0; p < hw; ++p)
+      out[i * pw + p / 64] |= uint64_t(v[i * hw + p] >= ti) << (p % 64);
+  }
+}
+
 }  // namespace rep_deploy::core

@@ -79,6 +79,9 @@ struct Avx2Floats {
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
+  static uint32_t ge_mask(Vec v, Vec t) {
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(v, t, _CMP_GE_OQ)));
+  }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const __m256 ge = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);
     return _mm256_add_ps(_mm256_blendv_ps(_mm256_mul_ps(u, slope), u, ge), post);

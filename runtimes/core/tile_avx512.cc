@@ -73,6 +73,7 @@ struct Avx512Floats {
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
+  static uint32_t ge_mask(Vec v, Vec t) { return _mm512_cmp_ps_mask(v, t, _CMP_GE_OQ); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const __mmask16 ge = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GE_OQ);
     return _mm512_add_ps(_mm512_mask_blend_ps(ge, _mm512_mul_ps(u, slope), u), post);

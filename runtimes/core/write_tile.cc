@@ -33,6 +33,15 @@ void write_tile_portable(const TileOut& t) {
       }
     }
   }
+  if (!t.signs) return;
+  for (int64_t r = 0; r < t.repeats; ++r)  // the next op's sign bits of the rows just written
+    for (int64_t l = 0; l < t.nl; ++l) {
+      const int64_t j = tile_channel(t, r, l);
+      const float* y = t.y + j * t.plane;
+      uint64_t word = 0;
+      for (int64_t p = 0; p < t.npix; ++p) word |= uint64_t(y[p] >= t.sign_threshold[j]) << p;
+      t.signs[j * t.sign_stride] = word;
+    }
 }
 
 }  // namespace rep_deploy::core

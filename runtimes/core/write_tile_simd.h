@@ -2,8 +2,9 @@
 //
 // Include only from a per-ISA translation unit, after defining REP_DEPLOY_ISA_NS to a namespace name
 // unique to that file (as bgemm_blocked.h). V provides: Vec (kWidth floats), set1, load (kWidth
-// floats), load_acc (kWidth int32 converted to float), store, mul, add and rprelu(u, slope, post)
-// = (u >= 0 ? u : u * slope) + post with the compare false for NaN (_CMP_GE_OQ), as numpy's where.
+// floats), load_acc (kWidth int32 converted to float), store, mul, add, rprelu(u, slope, post)
+// = (u >= 0 ? u : u * slope) + post with the compare false for NaN (_CMP_GE_OQ), as numpy's where,
+// and ge_mask(v, t): bit i = v[i] >= t[i] (false for NaN), the sign bits of TileOut::signs.
 // Full vectors run straight from the tile; the tail of npix % kWidth pixels goes through stack
 // buffers so that nothing past npix is read or written. Every step is one IEEE float32 rounding,
 // so the result equals write_tile_portable bit for bit.
@@ -35,12 +36,15 @@ inline void write_tile_simd(const TileOut& t) {
       const Vec pre = V::set1(t.pre ? t.pre[j] : 0.0f);
       const Vec slope = V::set1(t.pre ? t.slope[j] : 0.0f);
       const Vec post = V::set1(t.pre ? t.post[j] : 0.0f);
+      const Vec st = V::set1(t.signs ? t.sign_threshold[j] : 0.0f);
+      uint64_t word = 0;
       const auto step = [&](const int32_t* ap, const float* rp, float* yp) {
         Vec v = V::mul(V::load_acc(ap), m);
         if (mode >= 1) v = V::add(v, b);
         if (mode >= 2) v = V::add(v, V::load(rp));
         if (mode == 3) v = V::rprelu(V::add(v, pre), slope, post);
         V::store(yp, v);
+        return V::ge_mask(v, st);
       };
       // the next tile (64 pixels on, same channels) touches the next 256 bytes of these rows
       for (int64_t q = 64; q < 128; q += 16) {
@@ -48,15 +52,17 @@ inline void write_tile_simd(const TileOut& t) {
         if (res && !t.res_by_row) __builtin_prefetch(res + q, 0, 3);
       }
       int64_t p = 0;
-      for (; p + W <= t.npix; p += W) step(a + p, res ? res + p : nullptr, y + p);
+      for (; p + W <= t.npix; p += W)
+        word |= uint64_t(step(a + p, res ? res + p : nullptr, y + p)) << p;
       if (p < t.npix) {
         const int64_t left = t.npix - p;
         alignas(64) int32_t ab[W] = {0};
         alignas(64) float rb[W] = {0}, yb[W];
         for (int64_t i = 0; i < left; ++i) ab[i] = a[p + i], rb[i] = res ? res[p + i] : 0.0f;
-        step(ab, rb, yb);
+        word |= (uint64_t(step(ab, rb, yb)) & ((uint64_t(1) << left) - 1)) << p;
         for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
       }
+      if (t.signs) t.signs[j * t.sign_stride] = word;
     }
   }
 }

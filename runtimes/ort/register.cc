@@ -2,11 +2,13 @@
 // (SessionOptions.register_custom_ops_library in Python).
 //
 // Domain "rep_deploy", version 1 (rep_deploy/ops/schema.py is the source of truth for names and
-// attributes): BinaryConv, Repeat, BinaryConvFused, BinaryConvFusedAdd, BinaryConvBlock.
+// attributes): BinaryConv, Repeat, BinaryConvFused, BinaryConvFusedAdd, BinaryConvBlock. Domain
+// "rep_deploy.runtime": BinaryConvBlockLinked (ops/binary_conv_op.h), for sessions only.
 #include <onnxruntime_c_api.h>
 
 #include <cstddef>
 #include <cstdio>
+#include <initializer_list>
 #include <mutex>
 #include <string>
 
@@ -19,26 +21,35 @@ namespace {
 
 constexpr const char* kDomain = "rep_deploy";
 
-// One domain object for the process lifetime: sessions keep pointers to it and to the static
-// OrtCustomOp structs, and the library may serve many SessionOptions.
-OrtCustomOpDomain* g_domain = nullptr;
+// The domain objects for the process lifetime: sessions keep pointers to them and to the static
+// OrtCustomOp structs, and the library may serve many SessionOptions. "rep_deploy" holds the ops of
+// exported files; the runtime domain, the ops rep-deploy rewrites a session's graph to (never
+// written to a file).
+OrtCustomOpDomain* g_domains[2] = {nullptr, nullptr};
 std::mutex g_mutex;
 
-OrtStatus* make_domain(const OrtApi& api) {
+OrtStatus* make_domain(const OrtApi& api, const char* name, std::initializer_list<const OrtCustomOp*> ops,
+                       OrtCustomOpDomain** out) {
   OrtCustomOpDomain* d = nullptr;
-  if (OrtStatus* st = api.CreateCustomOpDomain(kDomain, &d)) return st;
-  const OrtCustomOp* ops[] = {rep_deploy::ort::binary_conv_op(), rep_deploy::ort::repeat_op(),
-                              rep_deploy::ort::binary_conv_fused_op(),
-                              rep_deploy::ort::binary_conv_fused_add_op(),
-                              rep_deploy::ort::binary_conv_block_op()};
+  if (OrtStatus* st = api.CreateCustomOpDomain(name, &d)) return st;
   for (const OrtCustomOp* op : ops) {
     if (OrtStatus* st = api.CustomOpDomain_Add(d, const_cast<OrtCustomOp*>(op))) {
       api.ReleaseCustomOpDomain(d);
       return st;
     }
   }
-  g_domain = d;
+  *out = d;
   return nullptr;
+}
+
+OrtStatus* make_domains(const OrtApi& api) {
+  using namespace rep_deploy::ort;
+  if (OrtStatus* st = make_domain(api, kDomain,
+                                  {binary_conv_op(), repeat_op(), binary_conv_fused_op(),
+                                   binary_conv_fused_add_op(), binary_conv_block_op()},
+                                  &g_domains[0]))
+    return st;
+  return make_domain(api, kRuntimeDomain, {binary_conv_block_linked_op()}, &g_domains[1]);
 }
 
 }  // namespace
@@ -56,10 +67,12 @@ RegisterCustomOps(OrtSessionOptions* options, const OrtApiBase* base) {
   }
   std::lock_guard<std::mutex> lock(g_mutex);
   rep_deploy::ort::set_api(api);
-  if (!g_domain) {
-    if (OrtStatus* st = make_domain(*api)) return st;
+  if (!g_domains[1]) {
+    if (OrtStatus* st = make_domains(*api)) return st;
   }
-  return api->AddCustomOpDomain(options, g_domain);
+  for (OrtCustomOpDomain* d : g_domains)
+    if (OrtStatus* st = api->AddCustomOpDomain(options, d)) return st;
+  return nullptr;
 }
 
 // The kernel path sessions created now would run: the fastest this CPU supports, or the one

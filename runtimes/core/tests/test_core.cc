@@ -203,6 +203,22 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
   reference_output(s, want_acc.data(), fused, want_fused.data());
   reference_output(s, want_acc.data(), block, want_block.data());
 
+  // sign bits: of x at the block's thresholds (what its producer would write), and of the block's
+  // output at the next op's thresholds (some equal to an output value: ties are +1)
+  const int64_t cy = s.cout * repeats;
+  const auto pack_signs = [](const float* v, int64_t planes, int64_t hw, const float* t, int64_t tc) {
+    std::vector<uint64_t> out(size_t(planes * plane_words(1, hw)));
+    reference_signs(v, planes, hw, t, tc, out.data());
+    return out;
+  };
+  const std::vector<uint64_t> x_signs = pack_signs(x.data(), s.n * s.cin, s.h * s.w, thr, s.cin);
+  std::vector<float> sign_threshold(static_cast<size_t>(cy));
+  for (float& v : sign_threshold)
+    v = side() % 3 ? std::uniform_real_distribution<float>(-2.0f, 2.0f)(side)
+                   : want_block[size_t(side() % want_block.size())];
+  const std::vector<uint64_t> want_signs =
+      pack_signs(want_block.data(), s.n * cy, s.ho * s.wo, sign_threshold.data(), cy);
+
   PackedWeights pw;
   pack_weights(w.data(), s, &pw);
   const std::string desc = std::string(thr ? "thresholds, " : "") + "N=" + std::to_string(s.n) + " Cin=" + std::to_string(s.cin) +
@@ -234,6 +250,19 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
           "channels=%lld, pool %lldx%lld): %zu differ; %s", k.name, (long long)repeats,
           (long long)block.splits, (long long)block.residual_channels, (long long)block.pool_h,
           (long long)block.pool_w, bad, desc.c_str());
+
+    // linked blocks: the block also writes the next op's sign bits of its output, and a block
+    // given its input's sign bits (instead of binarizing x) gives the same output
+    OutputTransform linked = block;
+    std::vector<uint64_t> signs(size_t(s.n * cy * plane_words(s.ho, s.wo)), ~uint64_t(0));
+    linked.sign_threshold = sign_threshold.data(), linked.signs = signs.data();
+    std::fill(yb.begin(), yb.end(), 0.0f);
+    binary_conv_forward(s, x.data(), thr, pw, k, linked, yb.data(), serial, x_signs.data());
+    bad = 0;
+    for (size_t i = 0; i < yb.size(); ++i) bad += !same_bits(yb[i], want_block[i]);
+    CHECK(bad == 0, "[%s] block output from the input's sign bits: %zu differ; %s", k.name, bad,
+          desc.c_str());
+    CHECK(signs == want_signs, "[%s] the output's sign bits differ; %s", k.name, desc.c_str());
   }
 }
 

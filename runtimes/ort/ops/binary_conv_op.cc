@@ -16,13 +16,18 @@ namespace rep_deploy::ort {
 
 namespace {
 
-enum class Variant { kPlain, kFused, kFusedAdd, kBlock };
+// kLinked: BinaryConvBlockLinked of the runtime domain (binary_conv_op.h), BinaryConvBlock plus the
+// packed sign bits passed from one block to the next.
+enum class Variant { kPlain, kFused, kFusedAdd, kBlock, kLinked };
+
+bool block_like(Variant v) { return v == Variant::kBlock || v == Variant::kLinked; }
 
 const char* op_name(Variant v) {
   switch (v) {
     case Variant::kPlain: return "BinaryConv";
     case Variant::kFused: return "BinaryConvFused";
     case Variant::kFusedAdd: return "BinaryConvFusedAdd";
+    case Variant::kLinked: return "BinaryConvBlockLinked";
     default: return "BinaryConvBlock";
   }
 }
@@ -32,6 +37,7 @@ size_t input_arity(Variant v) {
     case Variant::kPlain: return 3;   // X, W, scale
     case Variant::kFused: return 4;   // X, W, mul, add
     case Variant::kFusedAdd: return 5;  // X, W, mul, add, residual
+    case Variant::kLinked: return 11;  // BinaryConvBlock's, then sign_threshold, X_signs (optional)
     default: return 9;  // X, W, threshold, mul, add, residual, pre, slope, post
   }
 }
@@ -66,7 +72,7 @@ class BinaryConvKernel {
       if (repeats_ < 1 || repeats_ > 4096)
         throw OrtError(what_ + ": repeats must be in [1, 4096], got " + std::to_string(repeats_));
     }
-    if (variant_ == Variant::kBlock) {
+    if (block_like(variant_)) {
       splits_ = attr_int(info, "splits", 1);
       if (splits_ < 1)
         throw OrtError(what_ + ": splits must be >= 1, got " + std::to_string(splits_));
@@ -103,7 +109,7 @@ class BinaryConvKernel {
     size_t residual_index = 0;  // 0: no residual input
     if (variant_ == Variant::kPlain) {
       t.mul = vector_input(ctx, 2, "scale", s.cout);
-    } else if (variant_ == Variant::kBlock) {
+    } else if (block_like(variant_)) {
       threshold = vector_input(ctx, 2, "threshold", s.cin);
       t.mul = vector_input(ctx, 3, "mul", cy);
       t.add = vector_input(ctx, 4, "add", cy);
@@ -121,7 +127,7 @@ class BinaryConvKernel {
       // BinaryConvBlock tiles a residual whose channel count divides the output's
       // BinaryConvBlock tiles a residual whose channel count divides the output's, and pools it
       const Tensor r = input(ctx, residual_index);
-      const bool block = variant_ == Variant::kBlock;
+      const bool block = block_like(variant_);
       const bool fits = r.shape.size() == 4 && r.shape[0] == s.n && r.shape[1] > 0 &&
                         (block ? cy % r.shape[1] == 0 : r.shape[1] == cy) &&
                         r.shape[2] / pool_[0] == s.ho && r.shape[3] / pool_[1] == s.wo;
@@ -135,7 +141,11 @@ class BinaryConvKernel {
       t.residual_channels = r.shape[1];
       t.pool_h = pool_[0], t.pool_w = pool_[1], t.residual_h = r.shape[2], t.residual_w = r.shape[3];
     }
+    const uint64_t* x_signs = nullptr;
+    if (variant_ == Variant::kLinked) x_signs = linked_inputs(ctx, s, &t);
     const Tensor y = output(ctx, 0, y_shape);
+    if (t.sign_threshold)
+      t.signs = static_cast<uint64_t*>(output(ctx, 1, {s.n, cy, 8 * core::plane_words(s.ho, s.wo)}).data);
     if (s.n == 0) return;
     const auto* xd = static_cast<const float*>(x.data);
     auto* yd = static_cast<float*>(y.data);
@@ -143,13 +153,37 @@ class BinaryConvKernel {
       std::vector<int32_t> acc(size_t(s.n * s.cout * s.ho * s.wo));
       core::reference_accumulator(s, xd, threshold, static_cast<const uint8_t*>(w.data), acc.data());
       core::reference_output(s, acc.data(), t, yd);
+      if (t.signs) core::reference_signs(yd, s.n * cy, s.ho * s.wo, t.sign_threshold, cy, t.signs);
       return;
     }
     const std::shared_ptr<const core::PackedWeights> pw = weights_for(s, w);
-    core::binary_conv_forward(s, xd, threshold, *pw, path_, t, yd, parallel_runner(ctx));
+    core::binary_conv_forward(s, xd, threshold, *pw, path_, t, yd, parallel_runner(ctx), x_signs);
   }
 
  private:
+  // BinaryConvBlockLinked's optional inputs: sign_threshold (then output 1, Y_signs, must exist)
+  // and X_signs (returned, checked against X's shape; 8-byte aligned, as ORT allocates).
+  const uint64_t* linked_inputs(OrtKernelContext* ctx, const core::ConvShape& s,
+                                core::OutputTransform* t) const {
+    const size_t nin = input_count(ctx);
+    const int64_t cy = s.cout * repeats_;
+    if (nin > 9 && input(ctx, 9).value) {
+      if (output_count(ctx) < 2)
+        throw OrtError(what_ + ": sign_threshold is given, so the node needs its Y_signs output");
+      t->sign_threshold = vector_input(ctx, 9, "sign_threshold", cy);
+    }
+    if (nin <= 10) return nullptr;
+    const Tensor xs = input(ctx, 10);
+    if (!xs.value) return nullptr;
+    const std::vector<int64_t> want{s.n, s.cin, 8 * core::plane_words(s.h, s.w)};
+    if (xs.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 || xs.shape != want)
+      throw OrtError(what_ + ": X_signs must be uint8 of shape " + shape_str(want) + " (X's sign "
+                     "bits), got " + type_name(xs.type) + " " + shape_str(xs.shape));
+    if (reinterpret_cast<uintptr_t>(xs.data) % alignof(uint64_t))
+      throw OrtError(what_ + ": X_signs is not 8-byte aligned");
+    return static_cast<const uint64_t*>(xs.data);
+  }
+
   void check_weight_tensor(const Tensor& w) const {
     if (!w.value || w.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 || w.shape.size() != 2)
       throw OrtError(what_ + ": W must be the bit-packed uint8 weight of shape (Cout, "
@@ -264,6 +298,13 @@ void infer_shape(OrtShapeInferContext* ctx, Variant variant) {
   y.dims = {x.dims[0], w.dims[0] * repeats, ho, wo};
   y.symbols = {x.symbols[0], "", "", ""};
   infer_set_output(ctx, 0, y);
+  if (variant == Variant::kLinked && infer_input_count(ctx) > 9) {  // Y_signs (if the node has it)
+    InferShape b;
+    b.type = ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8;
+    b.dims = {x.dims[0], w.dims[0] * repeats, 8 * core::plane_words(ho, wo)};
+    b.symbols = {x.symbols[0], "", ""};
+    infer_set_output(ctx, 1, b);
+  }
 }
 
 template <Variant V>
@@ -283,14 +324,33 @@ struct Callbacks {
     return nullptr;
   }
   static ONNXTensorElementDataType ORT_API_CALL input_type(const OrtCustomOp*, size_t i) {
+    return i == 1 || i == 10 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
+  }
+  // BinaryConvBlockLinked: inputs 9-10 and output 1 are optional
+  static OrtCustomOpInputOutputCharacteristic ORT_API_CALL input_kind(const OrtCustomOp*, size_t i) {
+    return i >= 9 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
+  static OrtCustomOpInputOutputCharacteristic ORT_API_CALL output_kind(const OrtCustomOp*, size_t i) {
+    return i >= 1 ? INPUT_OUTPUT_OPTIONAL : INPUT_OUTPUT_REQUIRED;
+  }
+  static size_t ORT_API_CALL two_outputs(const OrtCustomOp*) { return 2; }
+  static ONNXTensorElementDataType ORT_API_CALL output_type(const OrtCustomOp*, size_t i) {
     return i == 1 ? ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 : ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
   }
   static size_t ORT_API_CALL input_count(const OrtCustomOp*) { return input_arity(V); }
   static const char* ORT_API_CALL name(const OrtCustomOp*) { return op_name(V); }
 
   static const OrtCustomOp* op() {
-    static const OrtCustomOp def = make_custom_op(
-        {name, input_type, input_count, float_output_type, create, compute, destroy, infer});
+    static const OrtCustomOp def = [] {
+      OrtCustomOp o = make_custom_op(
+          {name, input_type, input_count, output_type, create, compute, destroy, infer});
+      if (V == Variant::kLinked) {
+        o.GetOutputTypeCount = two_outputs;
+        o.GetInputCharacteristic = input_kind;
+        o.GetOutputCharacteristic = output_kind;
+      }
+      return o;
+    }();
     return &def;
   }
 };
@@ -301,5 +361,6 @@ const OrtCustomOp* binary_conv_op() { return Callbacks<Variant::kPlain>::op(); }
 const OrtCustomOp* binary_conv_fused_op() { return Callbacks<Variant::kFused>::op(); }
 const OrtCustomOp* binary_conv_fused_add_op() { return Callbacks<Variant::kFusedAdd>::op(); }
 const OrtCustomOp* binary_conv_block_op() { return Callbacks<Variant::kBlock>::op(); }
+const OrtCustomOp* binary_conv_block_linked_op() { return Callbacks<Variant::kLinked>::op(); }
 
 }  // namespace rep_deploy::ort

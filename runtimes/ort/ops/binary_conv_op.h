@@ -15,5 +15,12 @@ const OrtCustomOp* binary_conv_fused_add_op();
 // BinaryConvBlock(X, W, threshold, mul, add, residual, pre, slope, post) -> Y   (threshold sign,
 // BinaryConvFusedAdd, then RPReLU, in one pass)
 const OrtCustomOp* binary_conv_block_op();
+// Runtime domain (kRuntimeDomain, never in an exported file: rep_deploy/link_signs.py rewrites a
+// session's graph to it): BinaryConvBlockLinked(BinaryConvBlock's inputs, [sign_threshold],
+// [X_signs]) -> Y, [Y_signs]. Y_signs (uint8 [N, C, 8 * ceil(Ho*Wo/64)]) holds bit p of each
+// flattened plane = Y.flat[p] >= sign_threshold[c], the next block's sign pass done while Y is
+// written; X_signs, the same from the block before, replaces this block's pass over X.
+const OrtCustomOp* binary_conv_block_linked_op();
+constexpr const char* kRuntimeDomain = "rep_deploy.runtime";
 
 }  // namespace rep_deploy::ort

@@ -152,6 +152,12 @@ Tensor input(OrtKernelContext* ctx, size_t index) {
   return describe(v);
 }
 
+size_t output_count(OrtKernelContext* ctx) {
+  size_t n = 0;
+  check(api().KernelContext_GetOutputCount(ctx, &n));
+  return n;
+}
+
 Tensor output(OrtKernelContext* ctx, size_t index, const std::vector<int64_t>& shape) {
   OrtValue* v = nullptr;
   check(api().KernelContext_GetOutput(ctx, index, shape.data(), shape.size(), &v));

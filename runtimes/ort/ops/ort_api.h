@@ -75,6 +75,7 @@ struct Tensor {
 Tensor describe(const OrtValue* v);
 Tensor input(OrtKernelContext* ctx, size_t index);  // value == nullptr when absent
 size_t input_count(OrtKernelContext* ctx);
+size_t output_count(OrtKernelContext* ctx);
 Tensor output(OrtKernelContext* ctx, size_t index, const std::vector<int64_t>& shape);
 
 // Shape inference (InferOutputShapeFn) helpers: dims of input `index`, -1 where unknown, with the

@@ -1,0 +1,94 @@
+"""Session-time rewrite: each BinaryConvBlock hands the block after it that block's input signs.
+
+A ReActNet / RepBNN stage reads its input twice: once to binarize it (``x >= threshold``, a pass
+over the whole float tensor) and once as the residual. The block that wrote that tensor had every
+value in L1 a moment before, so it can write the next block's sign bits too (one bit per float, a
+32nd of the bytes), and the next block skips its own pass over the floats (about 11% of
+rep-reactnet-a's time on one core, see runtimes/ort/README.md).
+
+This is a rewrite of a session's graph, never of an exported file: pairs ``P -> C`` of
+``rep_deploy::BinaryConvBlock`` where P's output Y is read by C alone, as C's input X (and
+possibly also as its residual), and is not a graph output, become ``BinaryConvBlockLinked`` of the
+``rep_deploy.runtime`` domain (runtimes/ort/ops/binary_conv_op.h): P gets C's threshold as input 9
+and a second output ``Y_signs``, C reads ``Y_signs`` as input 10. The arithmetic is the same
+comparison on the same float, so outputs are bit-identical (tests/test_link_signs.py); the file on
+disk keeps the portable op set, its function bodies and the converters' view of it. Only sessions
+that load rep-deploy's kernel library can run the result (:func:`rep_deploy.runtime.session_model`).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+import onnx
+
+from rep_deploy import ops
+
+RUNTIME_DOMAIN = "rep_deploy.runtime"
+LINKED = "BinaryConvBlockLinked"
+_BLOCK_INPUTS = 9  # X, W, threshold, mul, add, residual, pre, slope, post
+_X, _THRESHOLD, _RESIDUAL, _SIGN_THRESHOLD, _X_SIGNS = 0, 2, 5, 9, 10
+
+
+def _is_block(node: onnx.NodeProto) -> bool:
+    return (node.domain == ops.DOMAIN and node.op_type == "BinaryConvBlock"
+            and len(node.input) == _BLOCK_INPUTS and len(node.output) == 1)
+
+
+def find_links(graph: onnx.GraphProto) -> list[tuple[int, int]]:
+    """(producer, consumer) node indices of the block pairs that can pass sign bits."""
+    if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
+           for n in graph.node for a in n.attribute):
+        return []  # readers inside subgraphs are not visible here: leave such graphs alone
+    readers: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for i, node in enumerate(graph.node):
+        for k, name in enumerate(node.input):
+            if name:
+                readers[name].append((i, k))
+    outputs = {o.name for o in graph.output}
+    links = []
+    for i, node in enumerate(graph.node):
+        y = node.output[0] if _is_block(node) else None
+        if y is None or y in outputs:
+            continue
+        uses = readers[y]
+        consumers = {j for j, _ in uses}
+        if len(consumers) != 1:
+            continue
+        j = consumers.pop()
+        if (_is_block(graph.node[j]) and any(k == _X for _, k in uses)
+                and all(k in (_X, _RESIDUAL) for _, k in uses)):
+            links.append((i, j))
+    return links
+
+
+def link_signs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """A copy of ``model`` with every linkable block pair rewritten, and how many pairs there were.
+
+    Without pairs the model itself comes back, unchanged.
+    """
+    links = find_links(model.graph)
+    if not links:
+        return model, 0
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    nodes = out.graph.node
+    taken = {name for n in nodes for name in (*n.input, *n.output)}
+    linked: set[int] = set()
+    for p, c in links:
+        for i in (p, c):
+            if i not in linked:
+                linked.add(i)
+                nodes[i].domain, nodes[i].op_type = RUNTIME_DOMAIN, LINKED
+                nodes[i].input.extend([""] * (_X_SIGNS + 1 - len(nodes[i].input)))
+        signs = f"{nodes[p].output[0]}__signs"
+        while signs in taken:
+            signs += "_"
+        taken.add(signs)
+        nodes[p].input[_SIGN_THRESHOLD] = nodes[c].input[_THRESHOLD]
+        nodes[p].output.append(signs)
+        nodes[c].input[_X_SIGNS] = signs
+    for i in linked:  # no trailing empty optional input
+        while nodes[i].input and not nodes[i].input[-1]:
+            del nodes[i].input[-1]
+    out.opset_import.append(onnx.helper.make_opsetid(RUNTIME_DOMAIN, 1))
+    return out, len(links)
