@@ -423,6 +423,53 @@ def test_block_split_and_residual_errors(splits: int, res_channels: int, message
         session(model, None, monkeypatch).run(None, feeds)
 
 
+def chained_blocks_model(rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+    """Four BinaryConvBlocks, each reading the one before as X and residual, 70 channels between
+    them: 3x3 (35 x 2 repeats, 10x62, zero padding), 1x1 (splits 5), 3x3 stride 2 with the residual
+    pooled (62 -> 31 wide), 1x1 (35 x 4, the residual tiled). Their consumers' maps are 62 wide
+    (bits cut into rows: > 57 and not byte-aligned) and 31 wide (one load per row piece); batch 2."""
+    def block(name: str, x: str, cin: int, cout: int, k: int, **attrs: Any) -> tuple[Any, list]:
+        width = cout * attrs.get("repeats", 1)
+        wf = np.where(rng.standard_normal((cout, cin, k, k)) >= 0, 1.0, -1.0)
+        vec = {v: rng.uniform(lo, hi, width).astype(np.float32)
+               for v, lo, hi in (("mul", -1.5, 1.5), ("add", -1, 1), ("pre", -1, 1), ("slope", -0.5, 1.5),
+                                 ("post", -1, 1))}
+        t = rng.uniform(-0.5, 0.5, cin).astype(np.float32)
+        t[rng.random(cin) < 0.2] = 0.0
+        inits = [(f"{name}_W", bitpack.pack_weights(wf)), (f"{name}_t", t)] + [
+            (f"{name}_{v}", a) for v, a in vec.items()]
+        node = ops.make_node("BinaryConvBlock", [x, f"{name}_W", f"{name}_t", f"{name}_mul", f"{name}_add", x,
+                                                 f"{name}_pre", f"{name}_slope", f"{name}_post"], [name],
+                             kernel_shape=[k, k], pads=[k // 2] * 4, **attrs)
+        return node, inits
+    nodes, inits = [], []
+    for spec in (("a", "x", 70, 35, 3, dict(repeats=2)), ("b", "a", 70, 35, 1, dict(repeats=2, splits=5)),
+                 ("c", "b", 70, 70, 3, dict(strides=[2, 2], residual_pool=[2, 2])),
+                 ("d", "c", 70, 35, 1, dict(repeats=4))):
+        node, more = block(*spec[:5], **spec[5])
+        nodes.append(node)
+        inits += more
+    x = random_input(rng, (2, 70, 10, 62))
+    model = make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+                       ["d"], inits)
+    return model, x
+
+
+def test_linked_blocks_give_the_same_bits(kernel_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rep-deploy's sessions link block pairs (rep_deploy/link_signs.py: the sign bits go from one
+    block to the next, BinaryConvBlockLinked); the output must not change by a bit."""
+    import onnx
+
+    from rep_deploy.link_signs import link_signs
+
+    model, x = chained_blocks_model(np.random.default_rng(11))
+    linked, count = link_signs(onnx.load_from_string(model))
+    assert count == 3
+    want = session(model, kernel_path, monkeypatch).run(None, {"x": x})[0]
+    got = session(linked.SerializeToString(), kernel_path, monkeypatch).run(None, {"x": x})[0]
+    assert same_bits(got, want), f"{kernel_path}: {np.nanmax(np.abs(got - want))}"
+
+
 def test_repeat_rank_error(monkeypatch: pytest.MonkeyPatch) -> None:
     node = ops.make_node("Repeat", ["x"], ["y"], repeats=2)
     model = make_model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n"])], ["y"], [])

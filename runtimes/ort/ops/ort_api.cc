@@ -21,7 +21,7 @@ void check(OrtStatus* status) {
 
 namespace {
 void ort_parallel_for(void* ctx, void (*fn)(void*, size_t), size_t total, void* usr) {
-  // num_batch 0: ORT chooses how to batch the items over its intra-op threads
+  // num_batch 0: "no limit" on the batches (C API docs): the items are handed out one by one
   check(api().KernelContext_ParallelFor(static_cast<OrtKernelContext*>(ctx), fn, total, 0, usr));
 }
 }  // namespace
