@@ -30,7 +30,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rep_deploy import ExportOptions, export_model, get_model_info
-from rep_deploy.runtime import library_path, session_model
+from rep_deploy.runtime import kernel_path, library_path, session_model
 
 
 def _export(name: str, ops: str, cache: Path) -> Path:
@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     medians = {(c["model"], c["variant"], c["threads"]): statistics.median(c["times"]) * 1e3
                for c in configs}
     rows = []
-    print(f"\n{args.stat} of {args.rounds} interleaved rounds")
+    path = kernel_path()
+    print(f"\n{args.stat} of {args.rounds} interleaved rounds; rep-deploy kernel path: {path} "
+          f"(block pairs linked, as rep-deploy's sessions run them)")
     print(f"{'model':16s} {'thr':>3s} {'rep-deploy ms':>14s} {'stock std ms':>13s} {'speed-up':>9s}")
     for name in args.models:
         for t in args.threads:
@@ -111,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"2-thread scaling, {name}, our kernels: {s:.2f}x")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
+                                     "kernel_path": path,
                                      "onnxruntime": ort.__version__, "rounds": args.rounds,
                                      "statistic": args.stat, "rows": rows, "summary": summary,
                                      "median_ms": {f"{k[0]}|{k[1]}|{k[2]}": v for k, v in medians.items()},

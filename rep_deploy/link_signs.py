@@ -14,10 +14,16 @@ and a second output ``Y_signs``, C reads ``Y_signs`` as input 10. The arithmetic
 comparison on the same float, so outputs are bit-identical (tests/test_link_signs.py); the file on
 disk keeps the portable op set, its function bodies and the converters' view of it. Only sessions
 that load rep-deploy's kernel library can run the result (:func:`rep_deploy.runtime.session_model`).
+
+The same rewrite folds a ``rep_deploy::Repeat`` read only by one block (as its X, and maybe its
+residual) into that block (attribute ``x_repeats``: channel c of the conv's input is channel
+c mod C of the Repeat's input, and the residual is tiled as the op already allows). A RepBNN's stem
+(``BN -> Repeat`` before the first block) then writes its float tensor once instead of beta times.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import NamedTuple
 
 import onnx
 
@@ -29,13 +35,35 @@ _BLOCK_INPUTS = 9  # X, W, threshold, mul, add, residual, pre, slope, post
 _X, _THRESHOLD, _RESIDUAL, _SIGN_THRESHOLD, _X_SIGNS = 0, 2, 5, 9, 10
 
 
+class Rewrites(NamedTuple):
+    pairs: int  # block pairs linked
+    repeats: int  # Repeat nodes folded into the block reading them
+
+
 def _is_block(node: onnx.NodeProto) -> bool:
     return (node.domain == ops.DOMAIN and node.op_type == "BinaryConvBlock"
             and len(node.input) == _BLOCK_INPUTS and len(node.output) == 1)
 
 
-def find_links(graph: onnx.GraphProto) -> list[tuple[int, int]]:
-    """(producer, consumer) node indices of the block pairs that can pass sign bits."""
+def _is_repeat(node: onnx.NodeProto) -> bool:
+    return node.domain == ops.DOMAIN and node.op_type == "Repeat" and len(node.output) == 1
+
+
+def _block_reader(graph: onnx.GraphProto, i: int, readers: dict[str, list[tuple[int, int]]],
+                  outputs: set[str]) -> int | None:
+    """The block that alone reads node i's output, as its X (and maybe its residual), or None."""
+    y = graph.node[i].output[0]
+    uses = readers[y]
+    consumers = {j for j, _ in uses}
+    if y in outputs or len(consumers) != 1:
+        return None
+    j = consumers.pop()
+    ok = (_is_block(graph.node[j]) and any(k == _X for _, k in uses)
+          and all(k in (_X, _RESIDUAL) for _, k in uses))
+    return j if ok else None
+
+
+def _find(graph: onnx.GraphProto, select) -> list[tuple[int, int]]:
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
            for n in graph.node for a in n.attribute):
         return []  # readers inside subgraphs are not visible here: leave such graphs alone
@@ -45,41 +73,54 @@ def find_links(graph: onnx.GraphProto) -> list[tuple[int, int]]:
             if name:
                 readers[name].append((i, k))
     outputs = {o.name for o in graph.output}
-    links = []
+    found = []
     for i, node in enumerate(graph.node):
-        y = node.output[0] if _is_block(node) else None
-        if y is None or y in outputs:
-            continue
-        uses = readers[y]
-        consumers = {j for j, _ in uses}
-        if len(consumers) != 1:
-            continue
-        j = consumers.pop()
-        if (_is_block(graph.node[j]) and any(k == _X for _, k in uses)
-                and all(k in (_X, _RESIDUAL) for _, k in uses)):
-            links.append((i, j))
-    return links
+        j = _block_reader(graph, i, readers, outputs) if select(node) else None
+        if j is not None:
+            found.append((i, j))
+    return found
 
 
-def link_signs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
-    """A copy of ``model`` with every linkable block pair rewritten, and how many pairs there were.
+def find_links(graph: onnx.GraphProto) -> list[tuple[int, int]]:
+    """(producer, consumer) node indices of the block pairs that can pass sign bits."""
+    return _find(graph, _is_block)
 
-    Without pairs the model itself comes back, unchanged.
+
+def find_folds(graph: onnx.GraphProto) -> list[tuple[int, int]]:
+    """(Repeat, block) node indices of the Repeats a block can take over."""
+    return _find(graph, _is_repeat)
+
+
+def link_signs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Rewrites]:
+    """A copy of ``model`` with every linkable block pair and foldable Repeat rewritten, and how
+    many of each there were. With neither, the model itself comes back, unchanged.
     """
-    links = find_links(model.graph)
-    if not links:
-        return model, 0
+    links, folds = find_links(model.graph), find_folds(model.graph)
+    if not links and not folds:
+        return model, Rewrites(0, 0)
     out = onnx.ModelProto()
     out.CopyFrom(model)
     nodes = out.graph.node
     taken = {name for n in nodes for name in (*n.input, *n.output)}
     linked: set[int] = set()
+
+    def make_linked(i: int) -> None:
+        if i not in linked:
+            linked.add(i)
+            nodes[i].domain, nodes[i].op_type = RUNTIME_DOMAIN, LINKED
+            nodes[i].input.extend([""] * (_X_SIGNS + 1 - len(nodes[i].input)))
+
+    for r, b in folds:
+        make_linked(b)
+        repeats = next((a.i for a in nodes[r].attribute if a.name == "repeats"), 1)
+        src, tiled = nodes[r].input[0], nodes[r].output[0]
+        for k in (_X, _RESIDUAL):
+            if nodes[b].input[k] == tiled:
+                nodes[b].input[k] = src
+        nodes[b].attribute.append(onnx.helper.make_attribute("x_repeats", int(repeats)))
     for p, c in links:
         for i in (p, c):
-            if i not in linked:
-                linked.add(i)
-                nodes[i].domain, nodes[i].op_type = RUNTIME_DOMAIN, LINKED
-                nodes[i].input.extend([""] * (_X_SIGNS + 1 - len(nodes[i].input)))
+            make_linked(i)
         signs = f"{nodes[p].output[0]}__signs"
         while signs in taken:
             signs += "_"
@@ -90,5 +131,7 @@ def link_signs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
     for i in linked:  # no trailing empty optional input
         while nodes[i].input and not nodes[i].input[-1]:
             del nodes[i].input[-1]
+    for r in sorted((r for r, _ in folds), reverse=True):
+        del nodes[r]
     out.opset_import.append(onnx.helper.make_opsetid(RUNTIME_DOMAIN, 1))
-    return out, len(links)
+    return out, Rewrites(len(links), len(folds))

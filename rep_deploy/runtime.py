@@ -145,7 +145,7 @@ def session_model(model: str | os.PathLike[str] | onnx.ModelProto, path: str | N
         path = os.fspath(model)
         proto = read_onnx(path)
     external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in proto.graph.initializer)
-    linked, count = link_signs(proto) if not external else (proto, 0)
-    if path is not None and count == 0:
+    linked, done = link_signs(proto) if not external else (proto, None)
+    if path is not None and not any(done or ()):
         return path
     return linked.SerializeToString()

@@ -39,8 +39,12 @@ def _blocks(model: onnx.ModelProto) -> list[onnx.NodeProto]:
 def test_every_block_pair_links(exported: Path) -> None:
     model = onnx.load(exported)
     n_blocks = len(_blocks(model))
-    linked, count = link_signs(model)
-    assert n_blocks == 26 and count == n_blocks - 1  # one chain: stem -> 26 blocks -> pool
+    linked, done = link_signs(model)
+    assert n_blocks == 26 and done.pairs == n_blocks - 1  # one chain: stem -> 26 blocks -> pool
+    assert done.repeats == 1  # the stem's BN -> Repeat, folded into the first block
+    assert not any(n.op_type == "Repeat" for n in linked.graph.node)
+    first = next(n for n in linked.graph.node if n.domain == RUNTIME_DOMAIN)
+    assert [a.i for a in first.attribute if a.name == "x_repeats"] == [2]
     kinds = [(n.op_type, n.domain, len(n.input), len(n.output)) for n in linked.graph.node
              if n.domain == RUNTIME_DOMAIN]
     assert len(kinds) == n_blocks and all(k[0] == LINKED for k in kinds)

@@ -424,8 +424,8 @@ def test_block_split_and_residual_errors(splits: int, res_channels: int, message
 
 
 def chained_blocks_model(rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
-    """Four BinaryConvBlocks, each reading the one before as X and residual, 70 channels between
-    them: 3x3 (35 x 2 repeats, 10x62, zero padding), 1x1 (splits 5), 3x3 stride 2 with the residual
+    """A Repeat (35 -> 70 channels) and four BinaryConvBlocks, each reading the one before as X and
+    residual, 70 channels between them: 3x3 (35 x 2 repeats, 10x62, zero padding), 1x1 (splits 5), 3x3 stride 2 with the residual
     pooled (62 -> 31 wide), 1x1 (35 x 4, the residual tiled). Their consumers' maps are 62 wide
     (bits cut into rows: > 57 and not byte-aligned) and 31 wide (one load per row piece); batch 2."""
     def block(name: str, x: str, cin: int, cout: int, k: int, **attrs: Any) -> tuple[Any, list]:
@@ -442,15 +442,15 @@ def chained_blocks_model(rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
                                                  f"{name}_pre", f"{name}_slope", f"{name}_post"], [name],
                              kernel_shape=[k, k], pads=[k // 2] * 4, **attrs)
         return node, inits
-    nodes, inits = [], []
+    nodes, inits = [ops.make_node("Repeat", ["x35"], ["x"], repeats=2)], []  # folded into block a
     for spec in (("a", "x", 70, 35, 3, dict(repeats=2)), ("b", "a", 70, 35, 1, dict(repeats=2, splits=5)),
                  ("c", "b", 70, 70, 3, dict(strides=[2, 2], residual_pool=[2, 2])),
                  ("d", "c", 70, 35, 1, dict(repeats=4))):
         node, more = block(*spec[:5], **spec[5])
         nodes.append(node)
         inits += more
-    x = random_input(rng, (2, 70, 10, 62))
-    model = make_model(nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
+    x = random_input(rng, (2, 35, 10, 62))
+    model = make_model(nodes, [helper.make_tensor_value_info("x35", TensorProto.FLOAT, list(x.shape))],
                        ["d"], inits)
     return model, x
 
@@ -463,10 +463,10 @@ def test_linked_blocks_give_the_same_bits(kernel_path: str, monkeypatch: pytest.
     from rep_deploy.link_signs import link_signs
 
     model, x = chained_blocks_model(np.random.default_rng(11))
-    linked, count = link_signs(onnx.load_from_string(model))
-    assert count == 3
-    want = session(model, kernel_path, monkeypatch).run(None, {"x": x})[0]
-    got = session(linked.SerializeToString(), kernel_path, monkeypatch).run(None, {"x": x})[0]
+    linked, done = link_signs(onnx.load_from_string(model))
+    assert done.pairs == 3 and done.repeats == 1
+    want = session(model, kernel_path, monkeypatch).run(None, {"x35": x})[0]
+    got = session(linked.SerializeToString(), kernel_path, monkeypatch).run(None, {"x35": x})[0]
     assert same_bits(got, want), f"{kernel_path}: {np.nanmax(np.abs(got - want))}"
 
 

@@ -21,6 +21,7 @@ struct Job {
   const float* x;
   const float* threshold;  // [cin] or null (binarize at 0)
   const uint64_t* x_signs;  // the input's sign bits (binary_conv_forward), or null
+  int64_t x_channels;       // channels x holds per image (divides cin; binary_conv_forward)
   uint64_t* planes;      // sign planes (this call's buffer, packing pass 1)
   uint64_t* xp;          // packed activations (this call's buffer)
   const int64_t* koff;   // [kwords]
@@ -37,10 +38,13 @@ void sign_task(void* usr, size_t i) {  // sign_chunk consecutive (image, channel
   const int64_t end = std::min<int64_t>(int64_t(i + 1) * J.sign_chunk, J.s->n * J.s->cin);
   const int64_t ww = sign_row_words(*J.s), pw = plane_words(J.s->h, J.s->w);
   for (int64_t nc = int64_t(i) * J.sign_chunk; nc < end; ++nc) {
-    if (J.x_signs)
+    if (J.x_signs) {
       cut_sign_rows(J.x_signs + nc * pw, *J.s, J.planes + nc * J.s->h * ww);
-    else
-      sign_plane(J.x, *J.s, nc, J.threshold, J.k->sign_row, J.planes);
+    } else {  // channel c of the binarized input reads x's channel c mod x_channels
+      const int64_t n = nc / J.s->cin, c = nc % J.s->cin;
+      sign_rows(J.x + (n * J.x_channels + c % J.x_channels) * J.s->h * J.s->w, *J.s, 0, J.s->h,
+                J.threshold ? J.threshold[c] : 0.0f, J.k->sign_row, J.planes + nc * J.s->h * ww);
+    }
   }
 }
 
@@ -219,9 +223,9 @@ void conv_task(void* usr, size_t idx) {  // one tile
   conv_tile(J, n, g, occ, f0, npix);
 }
 
-void run(const ConvShape& s, const float* x, const float* threshold, const uint64_t* x_signs,
-         const PackedWeights& w, const Kernel& k, const OutputTransform* t, float* y,
-         int32_t* acc_out, const ParallelRunner& par) {
+void run(const ConvShape& s, const float* x, int64_t x_channels, const float* threshold,
+         const uint64_t* x_signs, const PackedWeights& w, const Kernel& k, const OutputTransform* t,
+         float* y, int32_t* acc_out, const ParallelRunner& par) {
   if (s.n == 0) return;
   std::vector<int64_t> koff(size_t(s.kwords()));
   const int64_t words = s.a.group * s.cw;
@@ -241,7 +245,7 @@ void run(const ConvShape& s, const float* x, const float* threshold, const uint6
         chan[size_t((oc * t->repeats + r) * 2 + 1)] = j % cr;
       }
   }
-  Job job{&s, &w, &k, x, threshold, x_signs, nullptr, nullptr, koff.data(), t, chan.data(), y, acc_out,
+  Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr, koff.data(), t, chan.data(), y, acc_out,
           (s.nocb() + kOcbPerTask - 1) / kOcbPerTask, (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask,
           0};
   const bool pack_from_signs = x_signs && packs_from_flat_signs(s);
@@ -260,7 +264,8 @@ void run(const ConvShape& s, const float* x, const float* threshold, const uint6
 
 void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
                          const PackedWeights& w, const Kernel& k, const OutputTransform& t,
-                         float* y, const ParallelRunner& par, const uint64_t* x_signs) {
+                         float* y, const ParallelRunner& par, const uint64_t* x_signs,
+                         int64_t x_channels) {
   if ((t.residual && !t.add) || (t.pre && (!t.residual || !t.slope || !t.post)))
     throw std::invalid_argument("OutputTransform: residual needs add, RPReLU needs all of them");
   const int64_t cy = s.cout * t.repeats;
@@ -273,13 +278,15 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
     throw std::invalid_argument("OutputTransform: the pooled residual must have the output's size");
   if (!t.sign_threshold != !t.signs)
     throw std::invalid_argument("OutputTransform: sign_threshold and signs go together");
-  run(s, x, threshold, x_signs, w, k, &t, y, nullptr, par);
+  if (x_channels < 0 || (x_channels && s.cin % x_channels))
+    throw std::invalid_argument("binary_conv_forward: x_channels must divide cin");
+  run(s, x, x_channels, threshold, x_signs, w, k, &t, y, nullptr, par);
 }
 
 void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,
                              const PackedWeights& w, const Kernel& k, int32_t* acc,
                              const ParallelRunner& par) {
-  run(s, x, threshold, nullptr, w, k, nullptr, nullptr, acc, par);
+  run(s, x, 0, threshold, nullptr, w, k, nullptr, nullptr, acc, par);
 }
 
 }  // namespace rep_deploy::core

@@ -70,10 +70,14 @@ inline int64_t plane_words(int64_t h, int64_t w) { return (h * w + 63) / 64; }
 // (N, cout * t.repeats, Ho, Wo). x_signs, when given, holds those bits already, in the layout of
 // OutputTransform::signs (plane_words(H, W) words per (n, c), written by the op that produced x
 // with this op's threshold): the sign pass then only cuts them into rows instead of reading x
-// (x is still read when it is the residual). Only allocation failures throw (std::bad_alloc).
+// (x is still read when it is the residual). x_channels (0: cin) is how many channels x holds per
+// image: channel c of the convolution's input is x's channel c mod x_channels (x_channels divides
+// cin), i.e. the input is x tiled along channels (a Repeat folded into the op; its threshold is
+// still per tiled channel). Only allocation failures throw (std::bad_alloc).
 void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
                          const PackedWeights& w, const Kernel& k, const OutputTransform& t,
-                         float* y, const ParallelRunner& par, const uint64_t* x_signs = nullptr);
+                         float* y, const ParallelRunner& par, const uint64_t* x_signs = nullptr,
+                         int64_t x_channels = 0);
 
 // Same, returning only the int32 accumulators (N, cout, Ho, Wo): for tests.
 void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,

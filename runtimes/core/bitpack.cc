@@ -66,12 +66,6 @@ void sign_rows(const float* x_plane, const ConvShape& s, int64_t iy0, int64_t iy
   }
 }
 
-void sign_plane(const float* x, const ConvShape& s, int64_t n_c, const float* threshold,
-                SignRowFn sign_row, uint64_t* planes) {
-  const float t = threshold ? threshold[n_c % s.cin] : 0.0f;
-  sign_rows(x + n_c * s.h * s.w, s, 0, s.h, t, sign_row, planes + n_c * s.h * sign_row_words(s));
-}
-
 void cut_sign_rows(const uint64_t* flat, const ConvShape& s, uint64_t* dst) {
   const int64_t ww = sign_row_words(s), words = (s.h * s.w + 63) / 64;
   const auto* bytes = reinterpret_cast<const unsigned char*>(flat);

@@ -63,14 +63,12 @@ size_t packed_activation_words(const ConvShape& s);
 // channel rows side by side defeats the hardware prefetchers and, with plane strides that are a
 // multiple of 4 KiB apart modulo the L1 sets, the L1 itself):
 //  1. sign planes: word ((n*cin + c)*h + y)*sign_row_words(s) + x/64, bit x%64 = (x >= t[c]) with
-//     t the per-input-channel threshold (0 when null), the bits past w zero; sign_plane() fills
-//     the h rows of one (image, channel);
+//     t the per-input-channel threshold (0 when null), the bits past w zero; sign_rows() fills
+//     rows of one (image, channel);
 //  2. pack_activation_rows() transposes 64-channel x 64-pixel tiles of those bits into the padded
 //     NHWC words above. Independent channels (pass 1) and rows (pass 2) may run concurrently.
 inline int64_t sign_row_words(const ConvShape& s) { return (s.w + 63) / 64; }
 size_t sign_plane_words(const ConvShape& s);
-void sign_plane(const float* x, const ConvShape& s, int64_t n_c, const float* threshold,
-                SignRowFn sign_row, uint64_t* planes);  // n_c = n * cin + c; threshold [cin] or null
 // Rows [iy0, iy1) of one (image, channel) plane x_plane (h x w floats), binarized at t, into
 // dst[(iy - iy0) * sign_row_words(s) + x / 64].
 void sign_rows(const float* x_plane, const ConvShape& s, int64_t iy0, int64_t iy1, float t,

@@ -266,6 +266,50 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
   }
 }
 
+// A Repeat folded into the conv: x holds xc channels per image and the convolution's input is x
+// tiled `tiles` times along channels (binary_conv_forward's x_channels), per-channel thresholds
+// of the tiled input: the same as running on the tiled tensor.
+void test_tiled_input(const std::vector<Kernel>& kernels, std::mt19937_64& rng) {
+  struct T { int64_t n, xc, tiles, h, w, k, stride, pad_value; };
+  for (const T& c : {T{2, 35, 2, 5, 61, 3, 1, 0}, T{1, 3, 4, 7, 7, 1, 1, 1}, T{2, 64, 2, 9, 9, 3, 2, 0},
+                     T{1, 32, 2, 12, 70, 3, 1, -1}}) {
+    ConvAttrs a;
+    a.kh = a.kw = c.k, a.sh = a.sw = c.stride, a.pad_value = c.pad_value;
+    a.pt = a.pl = a.pb = a.pr = c.k / 2;
+    ConvShape s;
+    const int64_t cin = c.xc * c.tiles, cout = 37;
+    CHECK(make_conv_shape(a, c.n, cin, c.h, c.w, cout, &s).empty(), "tiled input shape");
+    std::vector<float> x(size_t(c.n * c.xc * c.h * c.w)), xt(size_t(c.n * cin * c.h * c.w));
+    for (float& v : x) v = random_value(rng);
+    const size_t plane = size_t(c.h * c.w);
+    for (int64_t n = 0; n < c.n; ++n)
+      for (int64_t ch = 0; ch < cin; ++ch)
+        std::memcpy(&xt[(n * cin + ch) * plane], &x[(n * c.xc + ch % c.xc) * plane], plane * sizeof(float));
+    std::vector<float> thr(static_cast<size_t>(cin)), mul(static_cast<size_t>(cout));
+    for (float& v : thr) v = std::uniform_real_distribution<float>(-0.5f, 0.5f)(rng);
+    for (float& v : mul) v = std::uniform_real_distribution<float>(-1.5f, 1.5f)(rng);
+    std::vector<uint8_t> w(size_t(cout * s.w_row_bytes));
+    for (uint8_t& b : w) b = uint8_t(rng());
+    std::vector<int32_t> acc(size_t(c.n * cout * s.ho * s.wo));
+    reference_accumulator(s, xt.data(), thr.data(), w.data(), acc.data());
+    OutputTransform plain;
+    plain.mul = mul.data();
+    std::vector<float> want(acc.size()), y(acc.size());
+    reference_output(s, acc.data(), plain, want.data());
+    PackedWeights pw;
+    pack_weights(w.data(), s, &pw);
+    ParallelRunner serial;
+    for (const Kernel& k : kernels) {
+      std::fill(y.begin(), y.end(), 0.0f);
+      binary_conv_forward(s, x.data(), thr.data(), pw, k, plain, y.data(), serial, nullptr, c.xc);
+      size_t bad = 0;
+      for (size_t i = 0; i < y.size(); ++i) bad += !same_bits(y[i], want[i]);
+      CHECK(bad == 0, "[%s] input tiled %lldx from %lld channels: %zu differ", k.name,
+            (long long)c.tiles, (long long)c.xc, bad);
+    }
+  }
+}
+
 void test_repeat() {
   const float x[6] = {1, 2, 3, 4, 5, 6};  // N=2 blocks of 3
   float y[18];
@@ -324,6 +368,8 @@ int main(int argc, char** argv) {
     test_packers(k, rng);
     test_finish_tile(k, rng);
   }
+  std::mt19937_64 tiled_rng(seed + 1);  // its own stream: the random cases stay those of the seed
+  test_tiled_input(kernels, tiled_rng);
   // dot-product lengths with dedicated kernels (K = 8, 16, 32, 72, 144 words need > 300 channels;
   // 3x3 over 2048, K = 288, is past the unrolled lengths: the generic loop with a flush)
   for (const int64_t cin : {512, 1024, 2048}) {

@@ -9,6 +9,7 @@
 #include "core/binary_conv.h"
 #include "core/kernels.h"
 #include "core/reference.h"
+#include "core/repeat.h"
 #include "custom_op.h"
 #include "ort_api.h"
 
@@ -80,6 +81,11 @@ class BinaryConvKernel {
       if (pool_[0] < 1 || pool_[1] < 1)
         throw OrtError(what_ + ": residual_pool must be positive, got " + shape_str(pool_));
     }
+    if (variant_ == Variant::kLinked) {
+      x_repeats_ = attr_int(info, "x_repeats", 1);
+      if (x_repeats_ < 1 || x_repeats_ > 65536)
+        throw OrtError(what_ + ": x_repeats must be in [1, 65536], got " + std::to_string(x_repeats_));
+    }
     // The kernel path is fixed per kernel object: REP_DEPLOY_KERNEL is read at session creation.
     const std::string ke = core::select_kernel_from_env(&path_);
     if (!ke.empty()) throw OrtError(what_ + ": " + ke);
@@ -92,9 +98,9 @@ class BinaryConvKernel {
       throw OrtError(what_ + ": X must be a float32 NCHW tensor (rank 4), got " +
                      type_name(x.type) + " " + shape_str(x.shape));
     check_weight_tensor(w);
-    core::ConvShape s;
-    std::string e = core::make_conv_shape(attrs_, x.shape[0], x.shape[1], x.shape[2], x.shape[3],
-                                          w.shape[0], &s);
+    core::ConvShape s;  // the conv's input: X tiled x_repeats times along channels
+    std::string e = core::make_conv_shape(attrs_, x.shape[0], x.shape[1] * x_repeats_, x.shape[2],
+                                          x.shape[3], w.shape[0], &s);
     if (e.empty()) e = core::check_weight_shape(s, w.shape[0], w.shape[1]);
     if (!e.empty()) throw OrtError(what_ + ": " + e);
 
@@ -150,6 +156,13 @@ class BinaryConvKernel {
     const auto* xd = static_cast<const float*>(x.data);
     auto* yd = static_cast<float*>(y.data);
     if (!path_.bgemm) {  // REP_DEPLOY_KERNEL=reference: the oracle, single-threaded
+      std::vector<float> tiled;
+      if (x_repeats_ > 1) {  // the oracle takes the tiled input itself
+        tiled.resize(size_t(s.n * s.cin * s.h * s.w));
+        core::repeat_channels(xd, tiled.data(), s.n, size_t(x.shape[1] * s.h * s.w) * sizeof(float),
+                              x_repeats_);
+        xd = tiled.data();
+      }
       std::vector<int32_t> acc(size_t(s.n * s.cout * s.ho * s.wo));
       core::reference_accumulator(s, xd, threshold, static_cast<const uint8_t*>(w.data), acc.data());
       core::reference_output(s, acc.data(), t, yd);
@@ -157,7 +170,8 @@ class BinaryConvKernel {
       return;
     }
     const std::shared_ptr<const core::PackedWeights> pw = weights_for(s, w);
-    core::binary_conv_forward(s, xd, threshold, *pw, path_, t, yd, parallel_runner(ctx), x_signs);
+    core::binary_conv_forward(s, xd, threshold, *pw, path_, t, yd, parallel_runner(ctx), x_signs,
+                              x.shape[1]);
   }
 
  private:
@@ -211,7 +225,7 @@ class BinaryConvKernel {
     w_const_ = true;
     const auto* bytes = static_cast<const uint8_t*>(w.data);
     w_bytes_.assign(bytes, bytes + w.elements());  // ORT owns the OrtValue: keep our own copy
-    const int64_t cin = static_input_channels(info);
+    const int64_t cin = static_input_channels(info) * x_repeats_;
     if (cin <= 0) return;
     core::ConvShape s;
     std::string e = core::make_weight_shape(attrs_, cin, w.shape[0], &s);
@@ -266,6 +280,7 @@ class BinaryConvKernel {
   core::ConvAttrs attrs_;
   int64_t repeats_ = 1;
   int64_t splits_ = 1;
+  int64_t x_repeats_ = 1;  // BinaryConvBlockLinked: X holds cin / x_repeats channels (a folded Repeat)
   std::vector<int64_t> pool_{1, 1};  // residual_pool (BinaryConvBlock)
   core::Kernel path_{};
   bool w_const_ = false;

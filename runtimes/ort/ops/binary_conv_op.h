@@ -19,7 +19,9 @@ const OrtCustomOp* binary_conv_block_op();
 // session's graph to it): BinaryConvBlockLinked(BinaryConvBlock's inputs, [sign_threshold],
 // [X_signs]) -> Y, [Y_signs]. Y_signs (uint8 [N, C, 8 * ceil(Ho*Wo/64)]) holds bit p of each
 // flattened plane = Y.flat[p] >= sign_threshold[c], the next block's sign pass done while Y is
-// written; X_signs, the same from the block before, replaces this block's pass over X.
+// written; X_signs, the same from the block before, replaces this block's pass over X. Attribute
+// x_repeats (default 1): X holds Cin / x_repeats channels, tiled along channels into the conv's
+// input (a Repeat folded into the block).
 const OrtCustomOp* binary_conv_block_linked_op();
 constexpr const char* kRuntimeDomain = "rep_deploy.runtime";
 
