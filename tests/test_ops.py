@@ -118,7 +118,7 @@ def test_repeat_is_torch_tile(shape, r) -> None:
         np.testing.assert_array_equal(y, expect)
 
 
-@pytest.mark.parametrize("with_residual,repeats", itertools.product([False, True], [1, 4]))
+@pytest.mark.parametrize("with_residual,repeats", list(itertools.product([False, True], [1, 4])))
 def test_fused_reference_and_bodies(with_residual: bool, repeats: int) -> None:
     x, _, wp = _random_case(2, 13, 6, 5, 3, 3, 1)
     width = 3 * repeats

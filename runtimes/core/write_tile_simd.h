@@ -46,10 +46,12 @@ inline void write_tile_simd(const TileOut& t) {
         V::store(yp, v);
         return V::ge_mask(v, st);
       };
-      // the next tile (64 pixels on, same channels) touches the next 256 bytes of these rows
+      // the next tile (64 pixels on, same channels) touches the next 256 bytes of these rows; into
+      // L2 (locality 2): a tile's rows are up to 128 KiB, more than L1 holds (measured: 2% faster
+      // than into L1 on rep-reactnet-a; prefetching this tile's rows 8 ahead instead: 5% slower)
       for (int64_t q = 64; q < 128; q += 16) {
-        __builtin_prefetch(y + q, 1, 3);
-        if (res && !t.res_by_row) __builtin_prefetch(res + q, 0, 3);
+        __builtin_prefetch(y + q, 1, 2);
+        if (res && !t.res_by_row) __builtin_prefetch(res + q, 0, 2);
       }
       int64_t p = 0;
       for (; p + W <= t.npix; p += W)
