@@ -8,7 +8,8 @@ of each, plus the ratio to the first configuration. Each configuration is ``FILE
 (``rep_deploy.runtime.session_model``: block pairs linked to pass sign bits); ``as-is`` loads the
 file unchanged (a library from before that rewrite, or to measure what it gains); ``--per-node``
 also profiles every session (ORT's profiler, the same overhead for all) and prints each node's median
-per configuration, nodes matched by name (the rewrite keeps them);
+per configuration, nodes matched by name (the rewrite keeps them). Above 1 thread the sessions'
+spinning pool threads compete for the cores: take 2-thread numbers from bench_end_to_end.py;
 the same file may appear with several libraries (a kernel change) and several files with the same
 library (a graph-pass change). Outputs are compared too: configurations of the same file must agree
 bit for bit, or the table says they differ.
