@@ -245,9 +245,9 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
         chan[size_t((oc * t->repeats + r) * 2 + 1)] = j % cr;
       }
   }
-  Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr, koff.data(), t, chan.data(), y, acc_out,
-          (s.nocb() + kOcbPerTask - 1) / kOcbPerTask, (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask,
-          0};
+  Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
+          koff.data(), t, chan.data(), y, acc_out, (s.nocb() + kOcbPerTask - 1) / kOcbPerTask,
+          (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask, 0};
   const bool pack_from_signs = x_signs && packs_from_flat_signs(s);
   WordBuffer planes(pack_from_signs ? 0 : sign_plane_words(s));
   WordBuffer xp(packed_activation_words(s));
