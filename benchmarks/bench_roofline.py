@@ -331,6 +331,35 @@ def print_table(rows: list[dict[str, Any]], total: dict[str, Any], title: str) -
     Console(width=170).print(table)
 
 
+def measured_peak(path: str) -> tuple[float | None, str]:
+    """The path's GEMM kernel with its operands in L1 (``bench_core --peak``, built by
+    runtimes/ort/run_cpp_tests.sh), in MAC/s per core, or None and why not."""
+    exe = pathlib.Path(__file__).resolve().parent.parent / "build/ort-tests/core/bench_core"
+    if not exe.is_file():
+        return None, f"{exe} not built (run runtimes/ort/run_cpp_tests.sh)"
+    out = subprocess.run([str(exe), "--peak", "--kernel", path], capture_output=True, text=True,
+                         timeout=120)
+    for line in out.stdout.splitlines():
+        parts = line.split()
+        if len(parts) > 2 and parts[0] == "peak" and parts[1] == path:
+            return float(parts[2]), f"{exe.name} --peak (GEMM kernel, operands in L1)"
+    return None, f"{exe.name} --peak gave no line for {path}: {(out.stderr or out.stdout).strip()[:200]}"
+
+
+def with_peak(rows: list[dict[str, Any]], peak_macs_per_s: float) -> dict[str, Any]:
+    """Each row's fraction of its bound when the popcount bound uses ``peak_macs_per_s``, and the
+    model's; added to the rows in place."""
+    bound_sum = min_sum = 0.0
+    below = []
+    for r in rows:
+        bound = max(r["macs"] / peak_macs_per_s, r["memory_bound_s"])
+        r["fraction_of_bound_measured_peak"] = bound / r["min_s"]
+        bound_sum, min_sum = bound_sum + bound, min_sum + r["min_s"]
+        if bound / r["min_s"] < TARGET:
+            below.append(r["name"])
+    return {"fraction_of_bound": bound_sum / min_sum, "layers_below_target": below}
+
+
 # ---------------------------------------------------------------- main
 
 def time_layers(model: onnx.ModelProto, threads: int, seconds: float, rounds: int,
@@ -392,9 +421,20 @@ def main(argv: list[str] | None = None) -> int:
              f"{copy_bw / 1e9:.1f} GB/s; min of {args.rounds} rounds; "
              f"load avg {load_before[0]:.1f} -> {load_after[0]:.1f}")
     print_table(rows, total, title)
+    meas, meas_source = measured_peak(path)
+    if meas is not None:
+        total["measured_peak"] = with_peak(rows, meas * args.threads)
+        m = total["measured_peak"]
+        print(f"measured popcount peak ({meas_source}): {meas:.3g} MAC/s per core, "
+              f"{meas / (peak * ghz * 1e9):.0%} of the nominal {peak:.0f} MAC/cycle x {ghz:.2f} GHz; "
+              f"with it as the popcount bound: {m['fraction_of_bound']:.1%} of the bound over the model, "
+              f"{len(m['layers_below_target'])} of {len(rows)} layers below 50%")
+    else:
+        print(f"measured popcount peak: not available ({meas_source})")
     out = {"model": args.model, "input_shape": INPUT_SHAPE, "kernel_path": path,
            "kernel_env": os.environ.get(KERNEL_ENV), "machine": cpu_name(), "ghz_nominal": ghz,
            "ghz_source": ghz_source, "peak_macs_per_cycle_per_core": peak,
+           "measured_peak_macs_per_s_per_core": meas, "measured_peak_source": meas_source,
            "threads": args.threads, "rounds": args.rounds, "seconds_per_layer": args.seconds,
            "statistic_for_fraction": "min", "target_fraction": TARGET, "bandwidth": bw,
            "ort_version": ort.__version__, "load_average_before": load_before,
