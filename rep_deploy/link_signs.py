@@ -2,9 +2,9 @@
 
 A ReActNet / RepBNN stage reads its input twice: once to binarize it (``x >= threshold``, a pass
 over the whole float tensor) and once as the residual. The block that wrote that tensor had every
-value in L1 a moment before, so it can write the next block's sign bits too (one bit per float, a
-32nd of the bytes), and the next block skips its own pass over the floats (about 11% of
-rep-reactnet-a's time on one core, see runtimes/ort/README.md).
+value in registers a moment before, so it can write the next block's sign bits too (one bit per
+float, a 32nd of the bytes), and the next block skips its own pass over the floats (that pass was
+about 11% of rep-reactnet-a's time on one core; linking saves 6%, see runtimes/ort/README.md).
 
 This is a rewrite of a session's graph, never of an exported file: pairs ``P -> C`` of
 ``rep_deploy::BinaryConvBlock`` where P's output Y is read by C alone, as C's input X (and
@@ -23,7 +23,7 @@ c mod C of the Repeat's input, and the residual is tiled as the op already allow
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import onnx
 
@@ -63,7 +63,8 @@ def _block_reader(graph: onnx.GraphProto, i: int, readers: dict[str, list[tuple[
     return j if ok else None
 
 
-def _find(graph: onnx.GraphProto, select) -> list[tuple[int, int]]:
+def _find(graph: onnx.GraphProto, select: Callable[[onnx.NodeProto], bool]) -> list[tuple[int, int]]:
+    """(node, block) index pairs: nodes ``select`` accepts whose output one block alone reads."""
     if any(a.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS)
            for n in graph.node for a in n.attribute):
         return []  # readers inside subgraphs are not visible here: leave such graphs alone
