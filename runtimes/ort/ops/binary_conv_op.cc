@@ -52,7 +52,6 @@ std::vector<int64_t> ints_of_length(const OrtKernelInfo* info, const char* name,
   return v;
 }
 
-
 class BinaryConvKernel {
  public:
   BinaryConvKernel(const OrtKernelInfo* info, Variant variant)
