@@ -25,7 +25,7 @@ std::vector<KernelChoice> all_kernels() {
 #if defined(__x86_64__) || defined(_M_X64)
   v.push_back({{"avx512vpopcnt", bgemm_avx512_vpopcnt, sign_row_avx512, transpose_bits_avx512, finish_tile_avx2, write_tile_avx512}, has_avx512_vpopcnt()});
   v.push_back({{"avx512", bgemm_avx512, sign_row_avx512, transpose_bits_avx512, finish_tile_avx2, write_tile_avx512}, has_avx512()});
-  v.push_back({{"avx2", bgemm_avx2, sign_row_avx2, transpose_bits_portable, finish_tile_avx2, write_tile_avx2}, has_avx2()});
+  v.push_back({{"avx2", bgemm_avx2, sign_row_avx2, transpose_bits_avx2, finish_tile_avx2, write_tile_avx2}, has_avx2()});
 #endif
 #if defined(__aarch64__)
   v.push_back({{"neon", bgemm_neon, sign_row_portable, transpose_bits_portable, finish_tile_portable, write_tile_portable}, true});

@@ -110,6 +110,8 @@ void finish_tile_avx2(const int32_t* cnt, int64_t stride, int64_t npix, int64_t 
                       int32_t* out);
 void sign_row_avx2(const float* x, int64_t n, float threshold, uint64_t* bits);
 void write_tile_avx2(const TileOut& t);
+void transpose_bits_avx2(const uint64_t* rows, int64_t row_stride, int nc, int np, uint64_t* out,
+                         int64_t out_stride);
 void bgemm_avx512(const BgemmTask& t);
 void bgemm_avx512_vpopcnt(const BgemmTask& t);
 void sign_row_avx512(const float* x, int64_t n, float threshold, uint64_t* bits);

@@ -2,7 +2,8 @@
 // 224x224, run as BinaryConvBlock (threshold sign, repeats, residual, RPReLU), single thread by
 // default, best of N per layer by thread CPU time. For tuning the whole-network binary part;
 // benchmarks/bench_end_to_end.py is the real end-to-end benchmark.
-// Usage: bench_model [--model rep|base] [--kernel NAME] [--reps N] [--threads T]
+// Usage: bench_model [--model rep|base] [--kernel NAME] [--reps N] [--threads T] [--layer I]
+// (--layer: only the I-th layer of the list, e.g. to profile it alone under perf)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -66,11 +67,12 @@ void par_call(void* self, void (*fn)(void*, size_t), size_t total, void* usr) {
 int main(int argc, char** argv) {
   const char* only = nullptr;
   bool rep = true;
-  int reps = 10, threads = 1;
+  int reps = 10, threads = 1, only_layer = -1;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--layer") && i + 1 < argc) only_layer = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) rep = !std::strcmp(argv[++i], "rep");
   }
   Kernel k;
@@ -84,7 +86,10 @@ int main(int argc, char** argv) {
   ParallelRunner par;
   if (threads > 1) par.call = par_call, par.self = &th;
   double total = 0;
-  for (const Layer& l : layers(rep)) {
+  const std::vector<Layer> all = layers(rep);
+  for (size_t li = 0; li < all.size(); ++li) {
+    if (only_layer >= 0 && size_t(only_layer) != li) continue;
+    const Layer& l = all[li];
     ConvAttrs a;
     a.kh = a.kw = l.k;
     a.sh = a.sw = l.stride;
