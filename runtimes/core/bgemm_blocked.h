@@ -256,18 +256,21 @@ inline void bgemm_fixed_k(const BgemmTask& t) {
             acc[q].add8(in);
           }
         }
-        for (int step = 4; step >= 1; step >>= 1) {
-          if (K - k < step) continue;
+        // the K % 8 tail words: a step of 4, of 2, of 1 (the bits of K % 8), chosen at compile time
+        const auto tail = [&](auto step_c, int k0) {
+          constexpr int step = decltype(step_c)::value;
           for (int q = 0; q < Q; ++q) {
-            Vec in[4];
+            Vec in[step];
             for (int i = 0; i < step; ++i)
-              in[i] = A::vxor(A::bcast(x[q] + off[k + i]), A::load(w + (k + i) * 8));
-            if (step == 4) acc[q].add4(in);
-            else if (step == 2) acc[q].add2(in);
+              in[i] = A::vxor(A::bcast(x[q] + off[k0 + i]), A::load(w + (k0 + i) * 8));
+            if constexpr (step == 4) acc[q].add4(in);
+            else if constexpr (step == 2) acc[q].add2(in);
             else acc[q].add1(in[0]);
           }
-          k += step;
-        }
+        };
+        if constexpr ((K & 4) != 0) tail(std::integral_constant<int, 4>(), K & ~7);
+        if constexpr ((K & 2) != 0) tail(std::integral_constant<int, 2>(), K & ~3);
+        if constexpr ((K & 1) != 0) tail(std::integral_constant<int, 1>(), K & ~1);
         for (int q = 0; q < Q; ++q) acc[q].store(t.cnt + (p + q) * t.cnt_stride + b * 8 + v * L);
       };
       for (; p + P <= t.npix; p += P) run(std::integral_constant<int, P>());

@@ -28,7 +28,7 @@ std::vector<KernelChoice> all_kernels() {
   v.push_back({{"avx2", bgemm_avx2, sign_row_avx2, transpose_bits_avx2, finish_tile_avx2, write_tile_avx2}, has_avx2()});
 #endif
 #if defined(__aarch64__)
-  v.push_back({{"neon", bgemm_neon, sign_row_portable, transpose_bits_portable, finish_tile_portable, write_tile_portable}, true});
+  v.push_back({{"neon", bgemm_neon, sign_row_neon, transpose_bits_neon, finish_tile_neon, write_tile_neon}, true});
 #endif
   v.push_back({{"portable", bgemm_portable, sign_row_portable, transpose_bits_portable, finish_tile_portable, write_tile_portable}, true});
   v.push_back({{"reference", nullptr, nullptr, nullptr, nullptr, nullptr}, true});

@@ -121,6 +121,12 @@ void transpose_bits_avx512(const uint64_t* rows, int64_t row_stride, int nc, int
 #endif
 #if defined(__aarch64__)
 void bgemm_neon(const BgemmTask& t);
+void sign_row_neon(const float* x, int64_t n, float threshold, uint64_t* bits);
+void transpose_bits_neon(const uint64_t* rows, int64_t row_stride, int nc, int np, uint64_t* out,
+                         int64_t out_stride);
+void finish_tile_neon(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl, int32_t K,
+                      int32_t* out);
+void write_tile_neon(const TileOut& t);
 #endif
 
 }  // namespace rep_deploy::core

@@ -6,22 +6,30 @@
 
 namespace rep_deploy::core {
 
-// MOVMSKPS collects the sign tests of 8 floats; 8 of them make a 64-bit word.
+// MOVMSKPS collects the sign tests of 8 floats; 8 of them make a 64-bit word. A row's last word
+// (112-wide maps: 48 of 112 floats) runs the same compares, its last partial group through a
+// masked load (VMASKMOVPS reads nothing past x + n), its bits past n cleared.
 void sign_row_avx2(const float* x, int64_t n, float threshold, uint64_t* bits) {
   const __m256 t = _mm256_set1_ps(threshold);
+  // _CMP_GE_OQ is false for NaN, as numpy's x >= t
+  const auto ge8 = [&t](__m256 v) {
+    return uint64_t(static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, t, _CMP_GE_OQ))));
+  };
   int64_t i0 = 0;
   for (; i0 + 64 <= n; i0 += 64) {
     uint64_t w = 0;
-    for (int j = 0; j < 8; ++j) {
-      // _CMP_GE_OQ is false for NaN, as numpy's x >= t
-      const __m256 ge = _mm256_cmp_ps(_mm256_loadu_ps(x + i0 + 8 * j), t, _CMP_GE_OQ);
-      w |= uint64_t(static_cast<unsigned>(_mm256_movemask_ps(ge))) << (8 * j);
-    }
+    for (int j = 0; j < 8; ++j) w |= ge8(_mm256_loadu_ps(x + i0 + 8 * j)) << (8 * j);
     bits[i0 / 64] = w;
   }
   if (i0 < n) {
     uint64_t w = 0;
-    for (int64_t i = i0; i < n; ++i) w |= uint64_t(x[i] >= threshold) << (i - i0);
+    int64_t i = i0;
+    for (; i + 8 <= n; i += 8) w |= ge8(_mm256_loadu_ps(x + i)) << (i - i0);
+    if (const int64_t left = n - i; left > 0) {
+      const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+      const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(left)), lane);
+      w |= (ge8(_mm256_maskload_ps(x + i, mask)) & ((uint64_t(1) << left) - 1)) << (i - i0);
+    }
     bits[i0 / 64] = w;
   }
 }
@@ -96,11 +104,10 @@ void finish_tile_avx2(const int32_t* cnt, int64_t stride, int64_t npix, int64_t 
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (l0 + i) * 64 + p0),
                             _mm256_sub_epi32(kv, _mm256_add_epi32(o[i], o[i])));
     }
-    for (int64_t l = l0; l < l0 + 8; ++l)
-      for (int64_t p = p8; p < npix; ++p) out[l * 64 + p] = K - 2 * cnt[p * stride + l];
+    // the pixels past the last whole block, and below the lanes past it: the portable loop
+    finish_tile_portable(cnt + p8 * stride + l0, stride, npix - p8, 8, K, out + l0 * 64 + p8);
   }
-  for (int64_t l = l8; l < nl; ++l)
-    for (int64_t p = 0; p < npix; ++p) out[l * 64 + p] = K - 2 * cnt[p * stride + l];
+  finish_tile_portable(cnt + l8, stride, npix, nl - l8, K, out + l8 * 64);
 }
 
 }  // namespace rep_deploy::core

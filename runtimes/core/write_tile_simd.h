@@ -53,11 +53,13 @@ inline void write_tile_simd(const TileOut& t) {
         __builtin_prefetch(y + q, 1, 2);
         if (res && !t.res_by_row) __builtin_prefetch(res + q, 0, 2);
       }
+      // npix in a local: the store intrinsics may alias anything, so t.npix would be reloaded
+      const int64_t npix = t.npix;
       int64_t p = 0;
-      for (; p + W <= t.npix; p += W)
+      for (; p + W <= npix; p += W)
         word |= uint64_t(step(a + p, res ? res + p : nullptr, y + p)) << p;
-      if (p < t.npix) {
-        const int64_t left = t.npix - p;
+      if (p < npix) {
+        const int64_t left = npix - p;
         alignas(64) int32_t ab[W] = {0};
         alignas(64) float rb[W] = {0}, yb[W];
         for (int64_t i = 0; i < left; ++i) ab[i] = a[p + i], rb[i] = res ? res[p + i] : 0.0f;
