@@ -90,7 +90,8 @@ def count_layer(build: Path, model: str, layer: int) -> tuple[str, dict[str, dic
         cmd = ["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu", "-d", "in_asm,exec,nochain",
                "-D", fifo, str(exe), "--model", model, "--reps", "1", "--layer", str(layer),
                "--kernel", "neon"]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        errors = open(os.path.join(tmp, "stderr"), "w+b")  # a file: a full pipe would stall qemu
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
         out: list[bytes] = []
         reader = threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)
         reader.start()
@@ -118,8 +119,11 @@ def count_layer(build: Path, model: str, layer: int) -> tuple[str, dict[str, dic
                     block[2] += kind == "mem"
                 elif not line.strip():
                     symbol = None
-        err = proc.stderr.read().decode(errors="replace")
-        if proc.wait() != 0:
+        code = proc.wait()
+        errors.seek(0)
+        err = errors.read().decode(errors="replace")
+        errors.close()
+        if code != 0:
             raise SystemExit(f"neon_instructions: {exe} failed under qemu: {err.strip()[-300:]}")
         reader.join()
     text = out[0].decode() if out else ""
