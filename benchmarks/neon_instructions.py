@@ -38,15 +38,15 @@ from pathlib import Path
 
 PHASES = ("gemm", "epilogue", "finish", "sign", "pack", "other")
 KINDS = ("all", "simd", "mem")
-SETUP = ("pack_weights", "main", "std::", "__gnu_cxx", "?")  # not the layer's work
+LIBRARY = ("std::", "__gnu_cxx::")  # library templates instantiated over the core's types
 LAYERS = 26  # bench_model's list for ReActNet-A (13 blocks, two convs each)
 
 
 def phase(symbol: str) -> str | None:
     """The phase of a demangled function name, or None when it is set-up or outside the core."""
-    if symbol.startswith(SETUP) or "rep_deploy::core" not in symbol:
-        return None
     name = symbol.replace("(anonymous namespace)", "").split("(")[0]
+    if "rep_deploy::core::" not in name or name.startswith(LIBRARY) or "pack_weights" in name:
+        return None  # outside the core, or set-up (weights are packed once per kernel)
     if "bgemm" in name:
         return "gemm"
     if "write_tile" in name:
@@ -57,8 +57,6 @@ def phase(symbol: str) -> str | None:
         return "sign"
     if re.search(r"transpose_bits|pack_activation_rows|pack_task|fill_pad|pad_row", name):
         return "pack"
-    if "pack_weights" in name:
-        return None
     return "other"
 
 

@@ -370,9 +370,10 @@ int main(int argc, char** argv) {
   }
   std::mt19937_64 tiled_rng(seed + 1);  // its own stream: the random cases stay those of the seed
   test_tiled_input(kernels, tiled_rng);
-  // the dot-product lengths of the zoo's 1x1 and 3x3 convs, which have dedicated kernels (K = 1, 2,
-  // 4, 8, 16, 32 and 9, 18, 36, 72, 144 words; 3x3 over 2048, K = 288, takes the generic loop with a
-  // flush on x86 and a dedicated kernel on NEON): every run, not only when a random case hits them
+  // the dot-product lengths of the zoo's 1x1 and 3x3 convs (K = 1, 2, 4, 8, 16, 32 and 9, 18, 36, 72,
+  // 144, 288 words), which have dedicated kernels on some paths (NEON: all of them; x86: all but 32
+  // and 288, which take the generic loop, 288 with a flush): every run, not only when a random
+  // case hits them
   for (const int64_t cin : {64, 128, 256, 512, 1024, 2048}) {
     for (const int64_t k : {1, 3}) {
       Case c;
