@@ -16,6 +16,9 @@ struct BgemmTask {
   int64_t x_pix_stride;   // words between consecutive output pixels (stride_w * G * cw)
   const int64_t* koff;    // [kwords] word offset of dot-product word k from the first tap word
   int64_t kwords;         // words per dot product (taps * cw)
+  // koff is runs of tap_words consecutive words (koff[k + 1] = koff[k] + 1 unless tap_words
+  // divides k + 1): a kernel may walk a tap's words by pointer increments. 1 promises nothing.
+  int64_t tap_words = 1;
   const uint64_t* w;      // packed weights of the first 8-channel block: [nocb][kwords][8]
   int64_t nocb;           // blocks of 8 output channels
   int64_t npix;           // output pixels

@@ -161,6 +161,7 @@ void BConv2D::Impl::conv_task(const uint64_t* xp, void* output, int64_t n, int64
       bt.x_pix_stride = p.stride_w * words;
       bt.koff = koff.data();
       bt.kwords = kwords;
+      bt.tap_words = cw;  // koff: (tap offset) * words + q for q < cw (the constructor)
       bt.w = wbits.data() + (grp * nocb + ob0) * kwords * 8;
       bt.nocb = nob;
       bt.cnt_stride = stride;

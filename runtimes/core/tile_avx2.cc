@@ -124,12 +124,22 @@ struct Avx2Floats {
   static Vec load_acc(const int32_t* p) {
     return _mm256_cvtepi32_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   }
+  static __m256i first(int64_t n) {  // lanes i < n set
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)),
+                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  }
+  static Vec load_part(const float* p, int64_t n) { return _mm256_maskload_ps(p, first(n)); }
+  static Vec load_acc_part(const int32_t* p, int64_t n) {
+    return _mm256_cvtepi32_ps(_mm256_maskload_epi32(reinterpret_cast<const int*>(p), first(n)));
+  }
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static uint32_t ge_mask(Vec v, Vec t) {
     return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(v, t, _CMP_GE_OQ)));
   }
+  static constexpr int kGroup = 1;  // MOVMSKPS already makes a vector's mask in one instruction
+  static uint64_t ge_mask_group(const Vec* v, Vec t) { return ge_mask(v[0], t); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const __m256 ge = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);
     return _mm256_add_ps(_mm256_blendv_ps(_mm256_mul_ps(u, slope), u, ge), post);

@@ -70,10 +70,17 @@ struct Avx512Floats {
   static Vec set1(float v) { return _mm512_set1_ps(v); }
   static Vec load(const float* p) { return _mm512_loadu_ps(p); }
   static Vec load_acc(const int32_t* p) { return _mm512_cvtepi32_ps(_mm512_loadu_si512(p)); }
+  static __mmask16 first(int64_t n) { return static_cast<__mmask16>((1u << n) - 1); }  // n < 16
+  static Vec load_part(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(first(n), p); }
+  static Vec load_acc_part(const int32_t* p, int64_t n) {
+    return _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(first(n), p));
+  }
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static uint32_t ge_mask(Vec v, Vec t) { return _mm512_cmp_ps_mask(v, t, _CMP_GE_OQ); }
+  static constexpr int kGroup = 1;  // MOVMSKPS already makes a vector's mask in one instruction
+  static uint64_t ge_mask_group(const Vec* v, Vec t) { return ge_mask(v[0], t); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const __mmask16 ge = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GE_OQ);
     return _mm512_add_ps(_mm512_mask_blend_ps(ge, _mm512_mul_ps(u, slope), u), post);

@@ -18,14 +18,18 @@ namespace {
 // the distinct weights into a byte of the mask.
 const uint8_t kByteWeights[16] = {1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128};
 
-// Bit i = (x[i] >= t) for 16 floats (FCMGE is false for NaN, as numpy's x >= t).
-inline uint64_t ge16(const float* x, float32x4_t t, uint8x16_t weights) {
-  const uint16x8_t lo = vcombine_u16(vmovn_u32(vcgeq_f32(vld1q_f32(x), t)),
-                                     vmovn_u32(vcgeq_f32(vld1q_f32(x + 4), t)));
-  const uint16x8_t hi = vcombine_u16(vmovn_u32(vcgeq_f32(vld1q_f32(x + 8), t)),
-                                     vmovn_u32(vcgeq_f32(vld1q_f32(x + 12), t)));
+// Bit i = (v[i / 4][i % 4] >= t) for 4 vectors (FCMGE is false for NaN, as numpy's x >= t).
+inline uint64_t ge16(const float32x4_t* v, float32x4_t t, uint8x16_t weights) {
+  const uint16x8_t lo = vcombine_u16(vmovn_u32(vcgeq_f32(v[0], t)), vmovn_u32(vcgeq_f32(v[1], t)));
+  const uint16x8_t hi = vcombine_u16(vmovn_u32(vcgeq_f32(v[2], t)), vmovn_u32(vcgeq_f32(v[3], t)));
   const uint8x16_t w = vandq_u8(vcombine_u8(vmovn_u16(lo), vmovn_u16(hi)), weights);
   return uint64_t(vaddv_u8(vget_low_u8(w))) | uint64_t(vaddv_u8(vget_high_u8(w))) << 8;
+}
+
+// The same for 16 floats in memory.
+inline uint64_t ge16(const float* x, float32x4_t t, uint8x16_t weights) {
+  const float32x4_t v[4] = {vld1q_f32(x), vld1q_f32(x + 4), vld1q_f32(x + 8), vld1q_f32(x + 12)};
+  return ge16(v, t, weights);
 }
 
 inline uint64_t ge64(const float* x, float32x4_t t, uint8x16_t weights) {
@@ -40,6 +44,21 @@ struct NeonFloats {
   static Vec load(const float* p) { return vld1q_f32(p); }
   // SCVTF rounds to nearest (the default FPCR mode), as static_cast<float> does
   static Vec load_acc(const int32_t* p) { return vcvtq_f32_s32(vld1q_s32(p)); }
+  // No masked loads: lane by lane (n < 4). The lane index must be a constant, hence the cases.
+  static Vec load_part(const float* p, int64_t n) {
+    Vec v = vdupq_n_f32(0.0f);
+    v = vld1q_lane_f32(p, v, 0);
+    if (n > 1) v = vld1q_lane_f32(p + 1, v, 1);
+    if (n > 2) v = vld1q_lane_f32(p + 2, v, 2);
+    return v;
+  }
+  static Vec load_acc_part(const int32_t* p, int64_t n) {
+    int32x4_t v = vdupq_n_s32(0);
+    v = vld1q_lane_s32(p, v, 0);
+    if (n > 1) v = vld1q_lane_s32(p + 1, v, 1);
+    if (n > 2) v = vld1q_lane_s32(p + 2, v, 2);
+    return vcvtq_f32_s32(v);
+  }
   static void store(float* p, Vec v) { vst1q_f32(p, v); }
   static Vec mul(Vec a, Vec b) { return vmulq_f32(a, b); }
   static Vec add(Vec a, Vec b) { return vaddq_f32(a, b); }
@@ -47,6 +66,9 @@ struct NeonFloats {
     const uint32_t w[4] = {1, 2, 4, 8};
     return vaddvq_u32(vandq_u32(vcgeq_f32(v, t), vld1q_u32(w)));
   }
+  // 16 bits from one narrowing and two ADDVs instead of 4 x (AND, ADDV, move, shift, OR)
+  static constexpr int kGroup = 4;
+  static uint64_t ge_mask_group(const Vec* v, Vec t) { return ge16(v, t, vld1q_u8(kByteWeights)); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const uint32x4_t ge = vcgeq_f32(u, vdupq_n_f32(0.0f));  // false for NaN: NaN * slope, as numpy
     return vaddq_f32(vbslq_f32(ge, u, vmulq_f32(u, slope)), post);

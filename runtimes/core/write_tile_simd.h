@@ -4,10 +4,15 @@
 // unique to that file (as bgemm_blocked.h). V provides: Vec (kWidth floats), set1, load (kWidth
 // floats), load_acc (kWidth int32 converted to float), store, mul, add, rprelu(u, slope, post)
 // = (u >= 0 ? u : u * slope) + post with the compare false for NaN (_CMP_GE_OQ), as numpy's where,
-// and ge_mask(v, t): bit i = v[i] >= t[i] (false for NaN), the sign bits of TileOut::signs.
-// Full vectors run straight from the tile; the tail of npix % kWidth pixels goes through stack
-// buffers so that nothing past npix is read or written. Every step is one IEEE float32 rounding,
-// so the result equals write_tile_portable bit for bit.
+// and ge_mask(v, t): bit i = v[i] >= t[i] (false for NaN), the sign bits of TileOut::signs; for the
+// kGroup and ge_mask_group(const Vec v[kGroup], t): the kGroup * kWidth bits of ge_mask over v (a
+// path may build them faster together; kGroup = 1 otherwise); for the
+// tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
+// reading nothing at or past p + n (x86: masked loads; a stack copy, built lane by lane, would stall
+// the vector load behind the scalar stores: 10% of the epilogue's samples on 14x14 maps). The
+// tail's results go out through a stack buffer (a vector store read back by scalar loads forwards
+// cheaply; AVX2's masked store is microcoded on AMD). Every step is one IEEE float32 rounding, so
+// the result equals write_tile_portable bit for bit.
 #pragma once
 
 #ifndef REP_DEPLOY_ISA_NS
@@ -20,11 +25,13 @@
 
 namespace rep_deploy::core::REP_DEPLOY_ISA_NS {
 
-template <class V>
-inline void write_tile_simd(const TileOut& t) {
+// kMode: 0 = scale only, 1 = + add, 2 = + residual, 3 = + RPReLU. A template parameter, so that
+// the pixel loops carry no test of it (GCC left it in the NEON group loop).
+template <class V, int kMode>
+inline void write_tile_mode(const TileOut& t) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
-  const int mode = !t.add ? 0 : !t.res ? 1 : !t.pre ? 2 : 3;
+  constexpr int G = V::kGroup;
   for (int64_t r = 0; r < t.repeats; ++r) {
     for (int64_t l = 0; l < t.nl; ++l) {
       const int64_t j = tile_channel(t, r, l);
@@ -32,43 +39,68 @@ inline void write_tile_simd(const TileOut& t) {
       float* y = t.y + j * t.plane;
       const float* res = tile_residual(t, r, l);
       const Vec m = V::set1(t.mul[j]);
-      const Vec b = V::set1(t.add ? t.add[j] : 0.0f);
-      const Vec pre = V::set1(t.pre ? t.pre[j] : 0.0f);
-      const Vec slope = V::set1(t.pre ? t.slope[j] : 0.0f);
-      const Vec post = V::set1(t.pre ? t.post[j] : 0.0f);
+      const Vec b = V::set1(kMode >= 1 ? t.add[j] : 0.0f);
+      const Vec pre = V::set1(kMode == 3 ? t.pre[j] : 0.0f);
+      const Vec slope = V::set1(kMode == 3 ? t.slope[j] : 0.0f);
+      const Vec post = V::set1(kMode == 3 ? t.post[j] : 0.0f);
       const Vec st = V::set1(t.signs ? t.sign_threshold[j] : 0.0f);
       uint64_t word = 0;
-      const auto step = [&](const int32_t* ap, const float* rp, float* yp) {
-        Vec v = V::mul(V::load_acc(ap), m);
-        if (mode >= 1) v = V::add(v, b);
-        if (mode >= 2) v = V::add(v, V::load(rp));
-        if (mode == 3) v = V::rprelu(V::add(v, pre), slope, post);
-        V::store(yp, v);
-        return V::ge_mask(v, st);
+      // acc_v: the accumulators as floats; res_v: the residual (ignored below kMode 2)
+      const auto step = [&](Vec acc_v, Vec res_v) {
+        Vec v = V::mul(acc_v, m);
+        if constexpr (kMode >= 1) v = V::add(v, b);
+        if constexpr (kMode >= 2) v = V::add(v, res_v);
+        if constexpr (kMode == 3) v = V::rprelu(V::add(v, pre), slope, post);
+        return v;
       };
       // the next tile (64 pixels on, same channels) touches the next 256 bytes of these rows; into
       // L2 (locality 2): a tile's rows are up to 128 KiB, more than L1 holds (measured: 2% faster
       // than into L1 on rep-reactnet-a; prefetching this tile's rows 8 ahead instead: 5% slower)
       for (int64_t q = 64; q < 128; q += 16) {
         __builtin_prefetch(y + q, 1, 2);
-        if (res && !t.res_by_row) __builtin_prefetch(res + q, 0, 2);
+        if (kMode >= 2 && !t.res_by_row) __builtin_prefetch(res + q, 0, 2);
       }
       // npix in a local: the store intrinsics may alias anything, so t.npix would be reloaded
       const int64_t npix = t.npix;
       int64_t p = 0;
-      for (; p + W <= npix; p += W)
-        word |= uint64_t(step(a + p, res ? res + p : nullptr, y + p)) << p;
+      // kGroup vectors at a time: their sign bits in one ge_mask_group, and their loads side by
+      // side (NEON then pairs them into LDP)
+      if constexpr (G > 1) {
+        for (; p + G * W <= npix; p += G * W) {
+          Vec acc_v[G], res_v[G], v[G];
+          for (int g = 0; g < G; ++g) acc_v[g] = V::load_acc(a + p + g * W);
+          for (int g = 0; g < G; ++g) res_v[g] = kMode >= 2 ? V::load(res + p + g * W) : acc_v[g];
+          for (int g = 0; g < G; ++g) v[g] = step(acc_v[g], res_v[g]);
+          for (int g = 0; g < G; ++g) V::store(y + p + g * W, v[g]);
+          word |= V::ge_mask_group(v, st) << p;
+        }
+      }
+      for (; p + W <= npix; p += W) {
+        const Vec acc_v = V::load_acc(a + p);
+        const Vec v = step(acc_v, kMode >= 2 ? V::load(res + p) : acc_v);
+        V::store(y + p, v);
+        word |= uint64_t(V::ge_mask(v, st)) << p;
+      }
       if (p < npix) {
         const int64_t left = npix - p;
-        alignas(64) int32_t ab[W] = {0};
-        alignas(64) float rb[W] = {0}, yb[W];
-        for (int64_t i = 0; i < left; ++i) ab[i] = a[p + i], rb[i] = res ? res[p + i] : 0.0f;
-        word |= (uint64_t(step(ab, rb, yb)) & ((uint64_t(1) << left) - 1)) << p;
+        const Vec acc_v = V::load_acc_part(a + p, left);
+        const Vec v = step(acc_v, kMode >= 2 ? V::load_part(res + p, left) : acc_v);
+        alignas(64) float yb[W];
+        V::store(yb, v);
         for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
+        word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << p;
       }
       if (t.signs) t.signs[j * t.sign_stride] = word;
     }
   }
+}
+
+template <class V>
+inline void write_tile_simd(const TileOut& t) {
+  if (!t.add) return write_tile_mode<V, 0>(t);
+  if (!t.res) return write_tile_mode<V, 1>(t);
+  if (!t.pre) return write_tile_mode<V, 2>(t);
+  write_tile_mode<V, 3>(t);
 }
 
 }  // namespace rep_deploy::core::REP_DEPLOY_ISA_NS

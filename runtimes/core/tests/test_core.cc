@@ -384,6 +384,23 @@ int main(int argc, char** argv) {
       run_case(c, kernels, rng);
     }
   }
+  // the same lengths with other tap structures (BgemmTask::tap_words != the kernel's words per
+  // tap, so NEON walks its offset table word by word): 1x1 over 64 * K channels for the 3x3 lengths,
+  // and a 2x1 kernel (two taps of K / 2 words) for the 1x1 lengths; data from their own stream
+  std::mt19937_64 taps_rng(seed + 2);
+  for (const int64_t words : {9, 18, 36, 72, 144, 288}) {
+    Case c;
+    c.a.kh = c.a.kw = 1;
+    c.n = 1, c.cin = 64 * words, c.h = 2, c.w = 5, c.cout = 12;
+    run_case(c, kernels, taps_rng);
+  }
+  for (const int64_t words : {2, 4, 8, 16, 32}) {
+    Case c;
+    c.a.kh = 2, c.a.kw = 1;
+    c.a.pt = 1, c.a.pad_value = 0;
+    c.n = 1, c.cin = 64 * words / 2, c.h = 3, c.w = 6, c.cout = 20;
+    run_case(c, kernels, taps_rng);
+  }
   // sign planes of rows <= 64 pixels are binarized as one bit string per up to 64 rows and cut
   // into rows: more than 64 rows, rows of exactly 64 pixels, rows straddling words
   for (const int64_t hw : {70 * 1000 + 5, 3 * 1000 + 64, 66 * 1000 + 63, 9 * 1000 + 1}) {
