@@ -8,8 +8,10 @@ of each, plus the ratio to the first configuration. Each configuration is ``FILE
 (``rep_deploy.runtime.session_model``: block pairs linked to pass sign bits); ``as-is`` loads the
 file unchanged (a library from before that rewrite, or to measure what it gains); ``--per-node``
 also profiles every session (ORT's profiler, the same overhead for all) and prints each node's median
-per configuration, nodes matched by name (the rewrite keeps them). Above 1 thread the sessions'
-spinning pool threads compete for the cores: take 2-thread numbers from bench_end_to_end.py;
+per configuration, nodes matched by name (the rewrite keeps them). Above 1 thread every run
+waits ``--gap`` seconds first: a session's pool threads spin for a while after its run and would
+take the cores from the next configuration's (without the gap, 2-thread medians of rep-reactnet-a
+ran 33-40 ms against 11.9 ms alone; with it they sit within 2% of their minimums). Also,
 the same file may appear with several libraries (a kernel change) and several files with the same
 library (a graph-pass change). Outputs are compared too: configurations of the same file must agree
 bit for bit, or the table says they differ.
@@ -57,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="seed of the random input")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--per-node", action="store_true", help="also time every node (ORT's profiler)")
+    ap.add_argument("--gap", type=float, default=None,
+                    help="seconds idle before each run (default 0.05 above 1 thread, else 0): the "
+                         "sessions' pool threads spin for a while after each run and would compete "
+                         "for the cores with the next configuration's")
     args = ap.parse_args(argv)
     tmp = tempfile.TemporaryDirectory(prefix="ab_latency_") if args.per_node else None
 
@@ -78,8 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         x = np.random.default_rng(args.seed).standard_normal(shape).astype(np.float32)
         configs.append({"file": path, "library": lib, "as_is": mode == "as-is", "session": sess,
                         "feed": {inp.name: x}, "times": [], "output": None})
+    gap = args.gap if args.gap is not None else (0.05 if args.threads > 1 else 0.0)
     for rnd in range(args.warmup + args.rounds):
         for c in configs:
+            if gap:  # the previous session's pool threads stop spinning and park
+                time.sleep(gap)
             t0 = time.perf_counter()
             out = c["session"].run(None, c["feed"])[0]
             if rnd >= args.warmup:

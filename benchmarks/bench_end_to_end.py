@@ -78,8 +78,13 @@ def main(argv: list[str] | None = None) -> int:
                     sess.run(None, feed)
                 configs.append({"model": name, "variant": variant, "threads": threads,
                                 "run": (lambda s=sess, f=feed: s.run(None, f)), "times": []})
+    # a session's pool threads spin for a while after its run: idle first, so that they park and
+    # leave the cores to the next configuration (as benchmarks/ab_latency.py --gap)
+    gap = 0.05 if max(args.threads) > 1 else 0.0
     for _ in range(args.rounds):  # interleave: every configuration once per round
         for c in configs:
+            if gap:
+                time.sleep(gap)
             t0 = time.perf_counter()
             c["run"]()
             c["times"].append(time.perf_counter() - t0)

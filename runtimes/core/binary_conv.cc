@@ -8,7 +8,12 @@ namespace rep_deploy::core {
 
 namespace {
 
-constexpr int64_t kOcbPerTask = 8;   // 8 blocks of 8 output channels per task
+constexpr int64_t kOcbPerTask = 8;   // 8 blocks of 8 output channels per task, or
+// half as many when a conv would have fewer than kMinTasks tasks: two threads then share its tiles
+// more evenly (RepBNN convs have beta times fewer output channels, so the 14x14 and 7x7 layers of
+// rep-reactnet-a had 16 and 8 tasks; `benchmarks/ab_latency.py --threads 2` on that model: -1.4%
+// and -2.7% in two runs, on AMD Zen 3; reactnet-a and 1 thread unchanged)
+constexpr int64_t kMinTasks = 32;
 // 64 consecutive pixels of the flattened Ho*Wo output plane per task: for small maps (7x7, 14x14)
 // a tile spans several rows, so the epilogue still writes 64 contiguous floats per channel.
 constexpr int64_t kPixPerTask = 64;
@@ -29,6 +34,7 @@ struct Job {
   const int64_t* chan;   // channel map of the output transform (TileOut::chan)
   float* y;              // output, or
   int32_t* acc_out;      // raw accumulators (tests)
+  int64_t ocb_per_task;  // kOcbPerTask or half of it
   int64_t oc_chunks, pix_chunks;
   int64_t sign_chunk;    // planes per sign task
 };
@@ -150,7 +156,7 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
   const ConvShape& s = *J.s;
   const int64_t words = s.a.group * s.cw;
   const int64_t nocb = s.nocb();
-  const int64_t ob0 = occ * kOcbPerTask, nob = std::min(kOcbPerTask, nocb - ob0);
+  const int64_t ob0 = occ * J.ocb_per_task, nob = std::min(J.ocb_per_task, nocb - ob0);
   const int64_t stride = nob * 8;
   alignas(64) int32_t cnt[kPixPerTask * kOcbPerTask * 8];
   alignas(64) int32_t acc[kOcbPerTask * 8 * 64];
@@ -249,9 +255,12 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
         chan[size_t((oc * t->repeats + r) * 2 + 1)] = j % cr;
       }
   }
+  const int64_t pix_chunks = (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask;
+  const auto oc_chunks = [&](int64_t ocb) { return (s.nocb() + ocb - 1) / ocb; };
+  const int64_t ocb = s.n * s.a.group * oc_chunks(kOcbPerTask) * pix_chunks < kMinTasks
+                          ? kOcbPerTask / 2 : kOcbPerTask;
   Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
-          koff.data(), t, chan.data(), y, acc_out, (s.nocb() + kOcbPerTask - 1) / kOcbPerTask,
-          (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask, 0};
+          koff.data(), t, chan.data(), y, acc_out, ocb, oc_chunks(ocb), pix_chunks, 0};
   const bool pack_from_signs = x_signs && packs_from_flat_signs(s);
   WordBuffer planes(pack_from_signs ? 0 : sign_plane_words(s));
   WordBuffer xp(packed_activation_words(s));
