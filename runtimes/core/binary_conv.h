@@ -73,7 +73,8 @@ inline int64_t plane_words(int64_t h, int64_t w) { return (h * w + 63) / 64; }
 // (x is still read when it is the residual). x_channels (0: cin) is how many channels x holds per
 // image: channel c of the convolution's input is x's channel c mod x_channels (x_channels divides
 // cin), i.e. the input is x tiled along channels (a Repeat folded into the op; its threshold is
-// still per tiled channel). Only allocation failures throw (std::bad_alloc).
+// still per tiled channel). y must not overlap x or the residual: a pooled, untiled residual is
+// staged in y before the tiles update it in place. Only allocation failures throw (std::bad_alloc).
 void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
                          const PackedWeights& w, const Kernel& k, const OutputTransform& t,
                          float* y, const ParallelRunner& par, const uint64_t* x_signs = nullptr,

@@ -68,8 +68,8 @@ struct TileOut {
   const int64_t* chan;
   int64_t plane;       // floats between consecutive output channels (Ho * Wo)
   float* y;            // output channel 0 of this image, at the tile's first pixel
-  const float* res;    // residual, same layout as y (or, res_by_row, [repeats * nl][64]), or null
-  bool res_by_row;     // res holds row r * nl + l of the tile at res + (r * nl + l) * 64
+  const float* res;    // residual, same layout as y (channel c at res + c * plane), or null;
+                       // it may be y itself (binary_conv_forward's pooled residual)
   const float* mul;    // [cout * repeats]
   const float* add;    // [cout * repeats] or null
   const float* pre;    // [cout * repeats] or null (RPReLU: pre, slope and post)
@@ -97,7 +97,7 @@ static inline int64_t tile_residual_channel(const TileOut& t, int64_t r, int64_t
 // The residual row of lane l, copy r (null without a residual).
 static inline const float* tile_residual(const TileOut& t, int64_t r, int64_t l) {
   if (!t.res) return nullptr;
-  return t.res_by_row ? t.res + (r * t.nl + l) * 64 : t.res + tile_residual_channel(t, r, l) * t.plane;
+  return t.res + tile_residual_channel(t, r, l) * t.plane;
 }
 
 void write_tile_portable(const TileOut& t);

@@ -58,7 +58,7 @@ inline void write_tile_mode(const TileOut& t) {
       // than into L1 on rep-reactnet-a; prefetching this tile's rows 8 ahead instead: 5% slower)
       for (int64_t q = 64; q < 128; q += 16) {
         __builtin_prefetch(y + q, 1, 2);
-        if (kMode >= 2 && !t.res_by_row) __builtin_prefetch(res + q, 0, 2);
+        if (kMode >= 2) __builtin_prefetch(res + q, 0, 2);
       }
       // npix in a local: the store intrinsics may alias anything, so t.npix would be reloaded
       const int64_t npix = t.npix;
