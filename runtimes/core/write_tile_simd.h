@@ -107,7 +107,8 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
 // rep-reactnet-a's 56x56 1x1 layer: its rows jump between four planes; converting the whole tile
 // once and keeping this order gained nothing measurable.)
 template <class V, int kMode>
-inline void write_tile_mode(const TileOut& t) {
+inline void write_tile_mode(const TileOut& tile) {
+  const TileOut t = tile;
   for (int64_t r = 0; r < t.repeats; ++r)
     for (int64_t l = 0; l < t.nl; ++l) write_row<V, kMode>(t, r, l, t.acc + l * 64);
 }
