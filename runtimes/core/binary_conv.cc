@@ -67,8 +67,8 @@ void pack_task(void* usr, size_t i) {  // one padded row
 // pixels [f0, f0 + npix) of the flattened plane. acc is channel-major: acc[l * 64 + p].
 // Not inlined: inside conv_tile it made the 14x14 3x3 layers of rep-reactnet-a 2.5% slower in ORT
 // (`ab_latency.py --per-node`, 25 rounds), where a call per tile costs nothing measurable.
-[[gnu::noinline]] void correct_zero_padding(const ConvShape& s, const PackedWeights& w, int64_t f0, int64_t npix,
-                          int64_t oc0, int64_t nl, int32_t* acc) {
+[[gnu::noinline]] void correct_zero_padding(const ConvShape& s, const PackedWeights& w, int64_t f0,
+                                            int64_t npix, int64_t oc0, int64_t nl, int32_t* acc) {
   const ConvAttrs& a = s.a;
   // Output rows [y0, y1) and columns [x0, x1) have every tap in bounds along that axis: a pixel
   // in both needs nothing, and in an interior row only the few columns outside [x0, x1) are
@@ -110,10 +110,14 @@ void pack_task(void* usr, size_t i) {  // one padded row
   for (int64_t p = 0; p < npix;) {  // one output-row segment [xs, xe) at a time
     const int64_t yo = (f0 + p) / s.wo, xs = (f0 + p) % s.wo;
     const int64_t xe = std::min(s.wo, xs + npix - p);
-    const bool row_in = yo >= y0 && yo < y1;
-    for (int64_t xo = xs; xo < xe; ++xo) {
-      if (row_in && xo == std::max(xs, x0)) xo = std::max(xo, x1);  // skip the interior columns
-      if (xo < xe) fix(p + xo - xs, yo, xo);
+    const auto visit = [&](int64_t from, int64_t to) {  // columns [from, to) of the segment
+      for (int64_t xo = from; xo < to; ++xo) fix(p + xo - xs, yo, xo);
+    };
+    if (yo >= y0 && yo < y1) {  // an interior row: only the columns left and right of [x0, x1)
+      visit(xs, std::min(xe, x0));
+      visit(std::max(xs, x1), xe);
+    } else {
+      visit(xs, xe);
     }
     p += xe - xs;
   }
@@ -304,8 +308,9 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
     // pooled planes go into Y itself: each tile reads its residual row before it writes the same
     // floats of Y (the output transform is elementwise), and no other tile reads them.
     const int64_t cr = res_channels(s, t);
-    WordBuffer scratch(cr == cy ? 0 : size_t((s.n * cr * s.ho * s.wo + 1) / 2));
-    PoolJob pool{&s, &t, cr == cy ? y : reinterpret_cast<float*>(scratch.data())};
+    const bool into_y = cr == cy;
+    WordBuffer scratch(into_y ? 0 : size_t((s.n * cr * s.ho * s.wo + 1) / 2));
+    PoolJob pool{&s, &t, into_y ? y : reinterpret_cast<float*>(scratch.data())};
     par.run(pool_plane_task, size_t(s.n * cr), &pool);
     OutputTransform pooled = t;
     pooled.residual = pool.out, pooled.pool_h = pooled.pool_w = 1;

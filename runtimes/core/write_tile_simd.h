@@ -60,50 +60,45 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
   }
   // npix in a local: the store intrinsics may alias anything, so t.npix would be reloaded
   const int64_t npix = t.npix;
-  int64_t p = 0;
-  if constexpr (G > 1) {
-    // kGroup vectors at a time: their sign bits in one ge_mask_group, and their loads side by
-    // side (NEON then pairs them into LDP); a whole row unrolled, as below
-    const auto group = [&](int64_t q) {
+  // one vector; kGroup vectors at a time: their sign bits in one ge_mask_group, and their loads
+  // side by side (NEON then pairs them into LDP)
+  const auto one = [&](int64_t q) {
+    const Vec acc_v = V::load_acc(a + q);
+    const Vec v = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
+    V::store(y + q, v);
+    word |= uint64_t(V::ge_mask(v, st)) << q;
+  };
+  const auto group = [&](int64_t q) {
+    if constexpr (G == 1) {
+      one(q);
+    } else {
       Vec acc_v[G], res_v[G], v[G];
       for (int g = 0; g < G; ++g) acc_v[g] = V::load_acc(a + q + g * W);
       for (int g = 0; g < G; ++g) res_v[g] = kMode >= 2 ? V::load(res + q + g * W) : acc_v[g];
       for (int g = 0; g < G; ++g) v[g] = step(acc_v[g], res_v[g]);
       for (int g = 0; g < G; ++g) V::store(y + q + g * W, v[g]);
       word |= V::ge_mask_group(v, st) << q;
-    };
-    if (npix == 64) {
-#pragma GCC unroll 16
-      for (int64_t q = 0; q < 64; q += G * W) group(q);
-      p = 64;
     }
+  };
+  if (npix == 64) {
+    // a whole row, unrolled: the sign bits' shifts are constants, and no loop counter (Zen 3,
+    // AVX2: the epilogue alone 18% faster, rep-reactnet-a's 1x1 layers 2-4%; NEON: the
+    // epilogue's instructions -14% on the 112x112 and 56x56 1x1 layers)
+#pragma GCC unroll 16
+    for (int64_t q = 0; q < 64; q += G * W) group(q);
+  } else {  // a tile's last pixels (npix < 64)
+    int64_t p = 0;
     for (; p + G * W <= npix; p += G * W) group(p);
-  } else if (npix == 64) {
-    // a whole row, unrolled: the sign bits' shifts are constants, and no loop counter
-    // (Zen 3, AVX2: the epilogue alone 18% faster, rep-reactnet-a's 1x1 layers 2-4%)
-#pragma GCC unroll 16
-    for (int64_t q = 0; q < 64; q += W) {
-      const Vec acc_v = V::load_acc(a + q);
-      const Vec v = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
-      V::store(y + q, v);
-      word |= uint64_t(V::ge_mask(v, st)) << q;
+    for (; p + W <= npix; p += W) one(p);
+    if (p < npix) {
+      const int64_t left = npix - p;
+      const Vec acc_v = V::load_acc_part(a + p, left);
+      const Vec v = step(acc_v, kMode >= 2 ? V::load_part(res + p, left) : acc_v);
+      alignas(64) float yb[W];
+      V::store(yb, v);
+      for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
+      word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << p;
     }
-    p = 64;
-  }
-  for (; p + W <= npix; p += W) {
-    const Vec acc_v = V::load_acc(a + p);
-    const Vec v = step(acc_v, kMode >= 2 ? V::load(res + p) : acc_v);
-    V::store(y + p, v);
-    word |= uint64_t(V::ge_mask(v, st)) << p;
-  }
-  if (p < npix) {
-    const int64_t left = npix - p;
-    const Vec acc_v = V::load_acc_part(a + p, left);
-    const Vec v = step(acc_v, kMode >= 2 ? V::load_part(res + p, left) : acc_v);
-    alignas(64) float yb[W];
-    V::store(yb, v);
-    for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
-    word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << p;
   }
   if (t.signs) t.signs[j * t.sign_stride] = word;
 }
@@ -111,9 +106,10 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
 // Row by row, copy by copy: consecutive rows go to consecutive output planes. (Lane by lane instead,
 // each lane's accumulators converted to float once for its copies, was 17% slower on
 // rep-reactnet-a's 56x56 1x1 layer: its rows jump between four planes; converting the whole tile
-// once and keeping this order gained nothing measurable.)
+// once and keeping this order gained nothing measurable.) Always inlined into write_tile_simd's
+// dispatch: as four separate functions GCC's NEON code ran ~4 more instructions per row.
 template <class V, int kMode>
-inline void write_tile_mode(const TileOut& tile) {
+[[gnu::always_inline]] inline void write_tile_mode(const TileOut& tile) {
   const TileOut t = tile;
   for (int64_t r = 0; r < t.repeats; ++r)
     for (int64_t l = 0; l < t.nl; ++l) write_row<V, kMode>(t, r, l, t.acc + l * 64);
