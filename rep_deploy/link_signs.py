@@ -19,6 +19,15 @@ The same rewrite folds a ``rep_deploy::Repeat`` read only by one block (as its X
 residual) into that block (attribute ``x_repeats``: channel c of the conv's input is channel
 c mod C of the Repeat's input, and the residual is tiled as the op already allows). A RepBNN's stem
 (``BN -> Repeat`` before the first block) then writes its float tensor once instead of beta times.
+
+And a linked pair whose consumer is a downsampling block, reading P's output only through its
+signs and as its 2x2-average-pooled residual (ReActNet's stride-2 blocks: ``residual_pool`` 2x2,
+residual = X), has P write that pooled residual instead of its full output (attribute ``y_pool``;
+C gets ``x_pooled`` and a residual it does not pool again). The pooling is the same four float
+additions in the same order, so the bits stay the same; P writes a quarter of the floats and C's
+pass over the full tensor goes: for rep-reactnet-a, whose float tensors are twice reactnet-a's,
+that pass was 0.6 ms of ~21 at one thread (runtimes/ort/README.md). Only where the consumer's
+geometry admits no odd input size (then P's output is even-sized in every valid run).
 """
 from __future__ import annotations
 
@@ -38,6 +47,32 @@ _X, _THRESHOLD, _RESIDUAL, _SIGN_THRESHOLD, _X_SIGNS = 0, 2, 5, 9, 10
 class Rewrites(NamedTuple):
     pairs: int  # block pairs linked
     repeats: int  # Repeat nodes folded into the block reading them
+    pools: int = 0  # of the pairs, those whose producer writes the consumer's pooled residual
+
+
+def _attr(node: onnx.NodeProto, name: str, default: object) -> object:
+    return next((onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == name), default)
+
+
+def _pools_only_even_maps(node: onnx.NodeProto) -> bool:
+    """Whether ``node`` pools its residual (its X) 2x2 and its conv maps no odd input size H to
+    H // 2 = the pooled size, along either axis: its input is then even-sized whenever the graph
+    runs, which the producer's pooled output needs. (For stride 2 the difference between the two
+    is the same for every odd H, so the sizes checked cover all.)"""
+    if list(_attr(node, "residual_pool", [1, 1])) != [2, 2] or node.input[_RESIDUAL] != node.input[_X]:
+        return False
+    k = list(_attr(node, "kernel_shape", []))
+    s = list(_attr(node, "strides", [1, 1]))
+    p = list(_attr(node, "pads", [0, 0, 0, 0]))
+    d = list(_attr(node, "dilations", [1, 1]))
+    if len(k) != 2 or len(s) != 2 or len(p) != 4 or len(d) != 2:
+        return False
+    for ax in (0, 1):
+        for h in range(1, 4097, 2):
+            out = (h + p[ax] + p[ax + 2] - d[ax] * (k[ax] - 1) - 1) // s[ax] + 1
+            if out >= 1 and out == h // 2:
+                return False
+    return True
 
 
 def _is_block(node: onnx.NodeProto) -> bool:
@@ -92,9 +127,10 @@ def find_folds(graph: onnx.GraphProto) -> list[tuple[int, int]]:
     return _find(graph, _is_repeat)
 
 
-def link_signs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Rewrites]:
+def link_signs(model: onnx.ModelProto, pool: bool = True) -> tuple[onnx.ModelProto, Rewrites]:
     """A copy of ``model`` with every linkable block pair and foldable Repeat rewritten, and how
-    many of each there were. With neither, the model itself comes back, unchanged.
+    many of each there were. With neither, the model itself comes back, unchanged. ``pool``: also
+    let producers write their downsampling consumer's pooled residual (False: for A/B runs).
     """
     links, folds = find_links(model.graph), find_folds(model.graph)
     if not links and not folds:
@@ -104,6 +140,7 @@ def link_signs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Rewrites]:
     nodes = out.graph.node
     taken = {name for n in nodes for name in (*n.input, *n.output)}
     linked: set[int] = set()
+    pools = 0
 
     def make_linked(i: int) -> None:
         if i not in linked:
@@ -129,10 +166,17 @@ def link_signs(model: onnx.ModelProto) -> tuple[onnx.ModelProto, Rewrites]:
         nodes[p].input[_SIGN_THRESHOLD] = nodes[c].input[_THRESHOLD]
         nodes[p].output.append(signs)
         nodes[c].input[_X_SIGNS] = signs
+        if pool and _pools_only_even_maps(nodes[c]):
+            pools += 1
+            nodes[p].attribute.append(onnx.helper.make_attribute("y_pool", 1))
+            nodes[c].attribute.append(onnx.helper.make_attribute("x_pooled", 1))
+            kept = [a for a in nodes[c].attribute if a.name != "residual_pool"]
+            del nodes[c].attribute[:]
+            nodes[c].attribute.extend(kept)  # X is the pooled residual already
     for i in linked:  # no trailing empty optional input
         while nodes[i].input and not nodes[i].input[-1]:
             del nodes[i].input[-1]
     for r in sorted((r for r, _ in folds), reverse=True):
         del nodes[r]
     out.opset_import.append(onnx.helper.make_opsetid(RUNTIME_DOMAIN, 1))
-    return out, Rewrites(len(links), len(folds))
+    return out, Rewrites(len(links), len(folds), pools)

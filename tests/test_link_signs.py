@@ -1,7 +1,8 @@
 """Sessions link BinaryConvBlock pairs (rep_deploy/link_signs.py): same bits, every kernel path.
 
 The exported file keeps the portable op set; rep-deploy's sessions rewrite block pairs so that each
-block writes the next one's sign bits (BinaryConvBlockLinked, runtime domain). Input 96x96 gives
+block writes the next one's sign bits (BinaryConvBlockLinked, runtime domain), and the producers of the stride-2 blocks' inputs write their
+pooled residual instead of their full output. Input 96x96 gives
 ReActNet maps 48, 24, 12, 6 and 3 wide (row pieces that do not start on a byte), batch 3. Rows the
 fast path cannot take (wider than 57 bits and not byte-aligned: ReActNet never has them) are in the
 core's C++ grid (runtimes/core/tests/test_core.cc), with the sign output on every path.
@@ -53,6 +54,42 @@ def test_every_block_pair_links(exported: Path) -> None:
     assert sum(k[2:] == (11, 2) for k in kinds) == n_blocks - 2
     assert not _blocks(linked) and _blocks(model)  # a copy: the loaded model is unchanged
     assert any(o.domain == RUNTIME_DOMAIN for o in linked.opset_import)
+    # the four stride-2 blocks' producers write their pooled residual
+    assert done.pools == 4
+    by_output = {o: n for n in linked.graph.node for o in n.output}
+    consumers = [n for n in linked.graph.node if _attr(n, "x_pooled") == 1]
+    assert len(consumers) == 4
+    for c in consumers:
+        assert _attr(c, "residual_pool") is None and list(_attr(c, "strides")) == [2, 2]
+        assert c.input[0] == c.input[5] and _attr(by_output[c.input[0]], "y_pool") == 1
+    assert sum(_attr(n, "y_pool") == 1 for n in linked.graph.node) == 4
+    _, unpooled = link_signs(model, pool=False)
+    assert unpooled == (n_blocks - 1, 1, 0)
+
+
+def _attr(node: onnx.NodeProto, name: str) -> object:
+    return next((onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == name), None)
+
+
+def test_a_geometry_that_fits_odd_maps_is_not_pooled(exported: Path) -> None:
+    # unpadded 3x3, stride 2: an odd map 2k + 1 gives k outputs, as its 2x2 pool does, so the
+    # producer's output could be odd-sized and is left alone
+    model = onnx.load(exported)
+    stride2 = [n for n in _blocks(model) if _attr(n, "residual_pool") == [2, 2]]
+    for a in stride2[0].attribute:
+        if a.name == "pads":
+            a.ints[:] = [0, 0, 0, 0]
+    _, done = link_signs(model)
+    assert done.pools == len(stride2) - 1 == 3
+
+
+def test_a_pool_flag_other_than_0_or_1_is_a_clear_error(exported: Path) -> None:
+    linked, _ = link_signs(onnx.load(exported))
+    producer = next(n for n in linked.graph.node if _attr(n, "y_pool") == 1)
+    next(a for a in producer.attribute if a.name == "y_pool").i = 2
+    with pytest.raises(Exception, match="attribute y_pool must be 0 or 1, got 2"):
+        ort.InferenceSession(linked.SerializeToString(), make_session_options(1),
+                             providers=["CPUExecutionProvider"])
 
 
 def test_a_block_read_twice_or_returned_is_not_linked(exported: Path) -> None:

@@ -427,7 +427,8 @@ def chained_blocks_model(rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
     """A Repeat (35 -> 70 channels) and four BinaryConvBlocks, each reading the one before as X and
     residual, 70 channels between them: 3x3 (35 x 2 repeats, 10x62, zero padding), 1x1 (splits 5), 3x3 stride 2 with the residual
     pooled (62 -> 31 wide), 1x1 (35 x 4, the residual tiled). Their consumers' maps are 62 wide
-    (bits cut into rows: > 57 and not byte-aligned) and 31 wide (one load per row piece); batch 2."""
+    (bits cut into rows: > 57 and not byte-aligned) and 31 wide (one load per row piece); batch 2.
+    Linked, b writes c's pooled residual: 62-wide rows whose vectors straddle rows of windows."""
     def block(name: str, x: str, cin: int, cout: int, k: int, **attrs: Any) -> tuple[Any, list]:
         width = cout * attrs.get("repeats", 1)
         wf = np.where(rng.standard_normal((cout, cin, k, k)) >= 0, 1.0, -1.0)
@@ -464,7 +465,7 @@ def test_linked_blocks_give_the_same_bits(kernel_path: str, monkeypatch: pytest.
 
     model, x = chained_blocks_model(np.random.default_rng(11))
     linked, done = link_signs(onnx.load_from_string(model))
-    assert done.pairs == 3 and done.repeats == 1
+    assert done == (3, 1, 1)  # b writes c's pooled residual (10x62 -> 5x31), c reads only its signs
     want = session(model, kernel_path, monkeypatch).run(None, {"x35": x})[0]
     got = session(linked.SerializeToString(), kernel_path, monkeypatch).run(None, {"x35": x})[0]
     assert same_bits(got, want), f"{kernel_path}: {np.nanmax(np.abs(got - want))}"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace rep_deploy::core {
@@ -35,6 +36,7 @@ struct Job {
   float* y;              // output, or
   int32_t* acc_out;      // raw accumulators (tests)
   int64_t ocb_per_task;  // kOcbPerTask or half of it
+  int64_t pix_per_task;  // kPixPerTask, or whole rows of pooling windows (pool_span)
   int64_t oc_chunks, pix_chunks;
   int64_t sign_chunk;    // planes per sign task
 };
@@ -184,11 +186,23 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
     o.sign_threshold = t.sign_threshold;
     o.sign_stride = plane_words(s.ho, s.wo);
     o.signs = t.signs ? t.signs + n * s.cout * t.repeats * o.sign_stride + f0 / 64 : nullptr;
+    o.pool = nullptr, o.pool_plane = 0, o.pool_pairs = nullptr;
+    int32_t pairs[kPixPerTask / 2];
+    if (t.pool_y) {
+      o.y = nullptr;
+      o.pool_plane = (s.ho / 2) * (s.wo / 2);
+      o.pool = J.y + n * s.cout * t.repeats * o.pool_plane;
+      for (int64_t k = 0; k < npix / 2; ++k) {  // f0 and Wo even: pixel 2k starts a pair
+        const int64_t yo = (f0 + 2 * k) / s.wo, xo = (f0 + 2 * k) % s.wo;
+        pairs[k] = int32_t((yo / 2) * (s.wo / 2) + xo / 2) | (yo % 2 ? kPoolBottom : 0);
+      }
+      o.pool_pairs = pairs;
+    }
     J.k->write_tile(o);
   }
 }
 
-void conv_task(void* usr, size_t idx) {  // one tile
+void conv_task(void* usr, size_t idx) {  // one tile, or the tiles of pool_span pixels in order
   const Job& J = *static_cast<const Job*>(usr);
   const ConvShape& s = *J.s;
   int64_t i = int64_t(idx);
@@ -199,8 +213,19 @@ void conv_task(void* usr, size_t idx) {  // one tile
   i /= J.oc_chunks;
   const int64_t g = i % s.a.group;
   const int64_t n = i / s.a.group;
-  const int64_t f0 = pc * kPixPerTask, npix = std::min(kPixPerTask, s.ho * s.wo - f0);
-  conv_tile(J, n, g, occ, f0, npix);
+  const int64_t end = std::min((pc + 1) * J.pix_per_task, s.ho * s.wo);
+  for (int64_t f0 = pc * J.pix_per_task; f0 < end; f0 += kPixPerTask)
+    conv_tile(J, n, g, occ, f0, std::min(kPixPerTask, end - f0));
+}
+
+// Pixels per task when Y is written pooled (OutputTransform::pool_y): whole rows of pooling
+// windows (2 * Wo) that are also whole 64-pixel tiles, so a window's top and bottom rows are done
+// by one thread in order and each sign word by one tile: lcm(64, 2 * Wo), at most the plane
+// (448 pixels = 7 tiles for Wo = 112, 56, 28; the whole 196-pixel plane for 14).
+int64_t pool_span(const ConvShape& s) {
+  int64_t a = 64, b = 2 * s.wo;
+  while (b) a = std::exchange(b, a % b);
+  return std::min(64 / a * 2 * s.wo, s.ho * s.wo);
 }
 
 void run(const ConvShape& s, const float* x, int64_t x_channels, const float* threshold,
@@ -225,12 +250,16 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
         chan[size_t((oc * t->repeats + r) * 2 + 1)] = j % cr;
       }
   }
-  const int64_t pix_chunks = (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask;
+  const int64_t pix_per_task = t && t->pool_y ? pool_span(s) : kPixPerTask;
+  const int64_t pix_chunks = (s.ho * s.wo + pix_per_task - 1) / pix_per_task;
   const auto oc_chunks = [&](int64_t ocb) { return (s.nocb() + ocb - 1) / ocb; };
-  const int64_t ocb = s.n * s.a.group * oc_chunks(kOcbPerTask) * pix_chunks < kMinTasks
+  // counted in 64-pixel tiles, whatever a task holds: a pooled output's 7-tile tasks would halve
+  // its channel chunks (twice the GEMM calls; reactnet-a's 56x56 1x1 layer +0.05 ms in ORT)
+  const int64_t tiles = (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask;
+  const int64_t ocb = s.n * s.a.group * oc_chunks(kOcbPerTask) * tiles < kMinTasks
                           ? kOcbPerTask / 2 : kOcbPerTask;
   Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
-          koff.data(), t, chan.data(), y, acc_out, ocb, oc_chunks(ocb), pix_chunks, 0};
+          koff.data(), t, chan.data(), y, acc_out, ocb, pix_per_task, oc_chunks(ocb), pix_chunks, 0};
   const bool pack_from_signs = x_signs && packs_from_flat_signs(s);
   WordBuffer planes(pack_from_signs ? 0 : sign_plane_words(s));
   WordBuffer xp(packed_activation_words(s));
@@ -300,6 +329,9 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
     throw std::invalid_argument("OutputTransform: the pooled residual must have the output's size");
   if (!t.sign_threshold != !t.signs)
     throw std::invalid_argument("OutputTransform: sign_threshold and signs go together");
+  if (t.pool_y && (s.ho % 2 || s.wo % 2 || s.ho * s.wo / 4 >= kPoolBottom))
+    throw std::invalid_argument("OutputTransform: pool_y needs an even output height and width "
+                                "(and fewer than 2^30 pooled pixels)");
   if (x_channels < 0 || (x_channels && s.cin % x_channels))
     throw std::invalid_argument("binary_conv_forward: x_channels must divide cin");
   if (t.residual && t.pooled()) {
@@ -308,7 +340,7 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
     // pooled planes go into Y itself: each tile reads its residual row before it writes the same
     // floats of Y (the output transform is elementwise), and no other tile reads them.
     const int64_t cr = res_channels(s, t);
-    const bool into_y = cr == cy;
+    const bool into_y = cr == cy && !t.pool_y;  // a pooled Y is smaller than the residual
     WordBuffer scratch(into_y ? 0 : size_t((s.n * cr * s.ho * s.wo + 1) / 2));
     PoolJob pool{&s, &t, into_y ? y : reinterpret_cast<float*>(scratch.data())};
     par.run(pool_plane_task, size_t(s.n * cr), &pool);

@@ -57,6 +57,12 @@ struct OutputTransform {
   // still in L1 (see binary_conv_forward's x_signs).
   const float* sign_threshold = nullptr;  // [cout * repeats]
   uint64_t* signs = nullptr;
+  // Y written 2x2-average-pooled: y is (N, cout * repeats, Ho / 2, Wo / 2) (Ho and Wo even), each
+  // window's four values v summed in row-major order ((a + b) + c) + d, then * 0.25 (ReActNet's
+  // AvgPool2d(2) shortcut, as the consumer's pooled residual does it); the signs stay those of the
+  // full output. For a block whose output only the next, downsampling block reads (its signs,
+  // linked, and its pooled residual): 3/4 of Y's float writes and the consumer's pool pass go.
+  bool pool_y = false;
   bool pooled() const { return pool_h != 1 || pool_w != 1; }
   bool rprelu() const { return pre != nullptr; }
 };
@@ -67,10 +73,10 @@ inline int64_t plane_words(int64_t h, int64_t w) { return (h * w + 63) / 64; }
 
 // Y = BinaryConv(x) with weights packed for s (w.matches(s)) on kernel path k (k.bgemm non-null).
 // x binarizes as x[n, c] >= threshold[c] (threshold null: >= 0). y has shape
-// (N, cout * t.repeats, Ho, Wo). x_signs, when given, holds those bits already, in the layout of
+// (N, cout * t.repeats, Ho, Wo), or a quarter of it with t.pool_y. x_signs, when given, holds those bits already, in the layout of
 // OutputTransform::signs (plane_words(H, W) words per (n, c), written by the op that produced x
 // with this op's threshold): the sign pass then only cuts them into rows instead of reading x
-// (x is still read when it is the residual). x_channels (0: cin) is how many channels x holds per
+// (x is still read when it is the residual; otherwise x may be null). x_channels (0: cin) is how many channels x holds per
 // image: channel c of the convolution's input is x's channel c mod x_channels (x_channels divides
 // cin), i.e. the input is x tiled along channels (a Repeat folded into the op; its threshold is
 // still per tiled channel). y must not overlap x or the residual: a pooled, untiled residual is

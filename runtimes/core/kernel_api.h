@@ -81,7 +81,15 @@ struct TileOut {
   const float* sign_threshold;
   uint64_t* signs;
   int64_t sign_stride;
+  // Y 2x2-average-pooled (OutputTransform::pool_y), or null: then y is unused and the tile's pixel
+  // pair k (pixels 2k, 2k + 1: one pooling window's half, the tile's first pixel and Wo being even)
+  // goes to pool[j * pool_plane + (pool_pairs[k] & ~kPoolBottom)], as its top row, or as its bottom
+  // row when pool_pairs[k] has kPoolBottom (pool_pair).
+  float* pool;
+  int64_t pool_plane;
+  const int32_t* pool_pairs;  // [npix / 2]
 };
+constexpr int32_t kPoolBottom = int32_t(1) << 30;
 using WriteTileFn = void (*)(const TileOut& t);
 
 // Output channel of accumulator lane l, copy r (static: every ISA file gets its own copy).
@@ -98,6 +106,25 @@ static inline int64_t tile_residual_channel(const TileOut& t, int64_t r, int64_t
 static inline const float* tile_residual(const TileOut& t, int64_t r, int64_t l) {
   if (!t.res) return nullptr;
   return t.res + tile_residual_channel(t, r, l) * t.plane;
+}
+
+// One pixel pair of a pooled output (TileOut::pool): e = pool_pairs[k], a and b its two values. The
+// spec's order for a window with top row (a, b) and bottom row (c, d) is ((a + b) + c) + d, then
+// * 0.25 (bit-identical to / 4): the top pair stores a + b, the bottom pair finishes the window.
+// binary_conv_forward runs a window's tiles in order on one thread, so the top is always there first.
+static inline void pool_pair(float* out, int32_t e, float a, float b) {
+  if (e & kPoolBottom) {
+    float& o = out[e & ~kPoolBottom];
+    o = ((o + a) + b) * 0.25f;
+  } else {
+    out[e] = a + b;
+  }
+}
+
+// The pairs [k0, k0 + n) of a pooled tile are one run: the same row of windows, consecutive windows
+// (then a vector of 2n pixels pools with vector operations).
+static inline bool pool_run(const int32_t* pairs, int64_t k0, int64_t n) {
+  return pairs[k0 + n - 1] - pairs[k0] == n - 1;  // kPoolBottom differs: 2^30 apart
 }
 
 void write_tile_portable(const TileOut& t);

@@ -76,6 +76,16 @@ void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransf
     }
 }
 
+void reference_pool_2x2(const float* v, int64_t planes, int64_t h, int64_t w, float* out) {
+  const int64_t ho = h / 2, wo = w / 2;
+  for (int64_t i = 0; i < planes; ++i)
+    for (int64_t y = 0; y < ho; ++y)
+      for (int64_t x = 0; x < wo; ++x) {
+        const float* a = v + (i * h + 2 * y) * w + 2 * x;
+        out[(i * ho + y) * wo + x] = (((a[0] + a[1]) + a[w]) + a[w + 1]) / 4.0f;
+      }
+}
+
 void reference_signs(const float* v, int64_t planes, int64_t hw, const float* t, int64_t channels,
                      uint64_t* out) {
   const int64_t pw = plane_words(1, hw);

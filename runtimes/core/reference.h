@@ -19,6 +19,10 @@ void reference_accumulator(const ConvShape& s, const float* x, const float* thre
 // y from acc with the output transform of binary_conv.h (same float32 operations, same order).
 void reference_output(const ConvShape& s, const int32_t* acc, const OutputTransform& t, float* y);
 
+// out (planes, h / 2, w / 2) = 2x2 average pool of v (planes, h, w), rows and columns past an even
+// count dropped: each window ((a + b) + c) + d, then / 4 (OutputTransform::pool_y's order).
+void reference_pool_2x2(const float* v, int64_t planes, int64_t h, int64_t w, float* out);
+
 // Packed sign bits (OutputTransform::signs layout) of `planes` planes of hw floats: bit p of plane i
 // is v[i * hw + p] >= t[i % channels] (t null: 0; false for NaN), the bits past hw zero.
 void reference_signs(const float* v, int64_t planes, int64_t hw, const float* t, int64_t channels,

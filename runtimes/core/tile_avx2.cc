@@ -144,6 +144,16 @@ struct Avx2Floats {
     const __m256 ge = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);
     return _mm256_add_ps(_mm256_blendv_ps(_mm256_mul_ps(u, slope), u, ge), post);
   }
+  // A pooled output's window halves (TileOut::pool): HADDPS adds adjacent lanes, one rounding each
+  static void pool_top(float* o, Vec v) {
+    _mm_storeu_ps(o, _mm_hadd_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1)));
+  }
+  static void pool_bottom(float* o, Vec v) {
+    const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    const __m128 c = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));  // even lanes
+    const __m128 d = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));  // odd lanes
+    _mm_storeu_ps(o, _mm_mul_ps(_mm_add_ps(_mm_add_ps(_mm_loadu_ps(o), c), d), _mm_set1_ps(0.25f)));
+  }
 };
 }  // namespace
 }  // namespace isa_avx2_tile

@@ -85,6 +85,18 @@ struct Avx512Floats {
     const __mmask16 ge = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GE_OQ);
     return _mm512_add_ps(_mm512_mask_blend_ps(ge, _mm512_mul_ps(u, slope), u), post);
   }
+  // A pooled output's window halves (TileOut::pool), pair by pair through the stack: no CPU at
+  // hand to test a vector form on (this file's other code ran on an AVX-512 machine once)
+  static void pool_top(float* o, Vec v) {
+    alignas(64) float b[16];
+    _mm512_store_ps(b, v);
+    for (int k = 0; k < 8; ++k) o[k] = b[2 * k] + b[2 * k + 1];
+  }
+  static void pool_bottom(float* o, Vec v) {
+    alignas(64) float b[16];
+    _mm512_store_ps(b, v);
+    for (int k = 0; k < 8; ++k) o[k] = ((o[k] + b[2 * k]) + b[2 * k + 1]) * 0.25f;
+  }
 };
 }  // namespace
 }  // namespace isa_avx512_tile

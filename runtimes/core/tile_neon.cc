@@ -73,6 +73,14 @@ struct NeonFloats {
     const uint32x4_t ge = vcgeq_f32(u, vdupq_n_f32(0.0f));  // false for NaN: NaN * slope, as numpy
     return vaddq_f32(vbslq_f32(ge, u, vmulq_f32(u, slope)), post);
   }
+  // A pooled output's window halves (TileOut::pool): FADDP adds adjacent lanes, UZP1 / UZP2 split
+  // even and odd lanes; one rounding per step
+  static void pool_top(float* o, Vec v) { vst1_f32(o, vpadd_f32(vget_low_f32(v), vget_high_f32(v))); }
+  static void pool_bottom(float* o, Vec v) {
+    const float32x2_t lo = vget_low_f32(v), hi = vget_high_f32(v);
+    const float32x2_t r = vadd_f32(vadd_f32(vld1_f32(o), vuzp1_f32(lo, hi)), vuzp2_f32(lo, hi));
+    vst1_f32(o, vmul_n_f32(r, 0.25f));
+  }
 };
 
 // One level of transpose64's block swaps (bitpack.cc) between the rows j apart that lie in vectors

@@ -7,6 +7,8 @@
 // and ge_mask(v, t): bit i = v[i] >= t[i] (false for NaN), the sign bits of TileOut::signs; for the
 // kGroup and ge_mask_group(const Vec v[kGroup], t): the kGroup * kWidth bits of ge_mask over v (a
 // path may build them faster together; kGroup = 1 otherwise); for the
+// pooled outputs (TileOut::pool), pool_top(o, v): o[i] = v[2i] + v[2i + 1] and pool_bottom(o, v):
+// o[i] = ((o[i] + v[2i]) + v[2i + 1]) * 0.25 for i < kWidth / 2; for the
 // tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
 // reading nothing at or past p + n (x86: masked loads; a stack copy, built lane by lane, would stall
 // the vector load behind the scalar stores: 10% of the epilogue's samples on 14x14 maps). The
@@ -27,14 +29,19 @@ namespace rep_deploy::core::REP_DEPLOY_ISA_NS {
 
 // One output row: lane l, copy r, of the tile. kMode: 0 = scale only, 1 = + add, 2 = + residual,
 // 3 = + RPReLU; a template parameter, so that the pixel loops carry no test of it (GCC left it in
-// the NEON group loop). a: the lane's accumulators.
-template <class V, int kMode>
+// the NEON group loop). kPool: 0 = Y written as is; 1 = pooled (TileOut::pool); 2 = pooled, and
+// every vector of the tile's pixels is one run of windows (pool_run: no test per vector; Wo a
+// multiple of the vector width, so always for the zoo's 112 and 56 wide maps on AVX2).
+// a: the lane's accumulators. Its lambdas are always inlined: GCC called them per vector once the
+// row had three forms.
+template <class V, int kMode, int kPool>
 inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
   constexpr int G = V::kGroup;
   const int64_t j = tile_channel(t, r, l);
-  float* y = t.y + j * t.plane;
+  float* y = kPool ? nullptr : t.y + j * t.plane;
+  float* pool = kPool ? t.pool + j * t.pool_plane : nullptr;
   const float* res = tile_residual(t, r, l);
   const Vec m = V::set1(t.mul[j]);
   const Vec b = V::set1(kMode >= 1 ? t.add[j] : 0.0f);
@@ -44,7 +51,7 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
   const Vec st = V::set1(t.signs ? t.sign_threshold[j] : 0.0f);
   uint64_t word = 0;
   // acc_v: the accumulators as floats; res_v: the residual (ignored below kMode 2)
-  const auto step = [&](Vec acc_v, Vec res_v) {
+  const auto step = [&](Vec acc_v, Vec res_v) __attribute__((always_inline)) {
     Vec v = V::mul(acc_v, m);
     if constexpr (kMode >= 1) v = V::add(v, b);
     if constexpr (kMode >= 2) v = V::add(v, res_v);
@@ -55,20 +62,41 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
   // L2 (locality 2): a tile's rows are up to 128 KiB, more than L1 holds (measured: 2% faster
   // than into L1 on rep-reactnet-a; prefetching this tile's rows 8 ahead instead: 5% slower)
   for (int64_t q = 64; q < 128; q += 16) {
-    __builtin_prefetch(y + q, 1, 2);
+    if (!kPool) __builtin_prefetch(y + q, 1, 2);
     if (kMode >= 2) __builtin_prefetch(res + q, 0, 2);
+  }
+  if (kPool) {  // a pooled tile writes 32 floats, half of them new: the next tile's follow its last
+    const float* next = pool + (t.pool_pairs[t.npix / 2 - 1] & ~kPoolBottom) + 1;
+    __builtin_prefetch(next, 1, 2);
+    __builtin_prefetch(next + 16, 1, 2);
   }
   // npix in a local: the store intrinsics may alias anything, so t.npix would be reloaded
   const int64_t npix = t.npix;
+  // the values of pixels [q, q + W) to Y, or pooled in registers when their pairs are one run of
+  // windows (always for Wo a multiple of W), else pair by pair (TileOut::pool)
+  const auto put = [&](int64_t q, Vec v) __attribute__((always_inline)) {
+    if constexpr (kPool == 0) return V::store(y + q, v);
+    const int32_t* pairs = t.pool_pairs + q / 2;
+    if (kPool == 2 || pool_run(pairs, 0, W / 2)) {
+      if (pairs[0] & kPoolBottom)
+        V::pool_bottom(pool + (pairs[0] & ~kPoolBottom), v);
+      else
+        V::pool_top(pool + pairs[0], v);
+      return;
+    }
+    alignas(64) float b[W];
+    V::store(b, v);
+    for (int k = 0; k < W / 2; ++k) pool_pair(pool, pairs[k], b[2 * k], b[2 * k + 1]);
+  };
   // one vector; kGroup vectors at a time: their sign bits in one ge_mask_group, and their loads
   // side by side (NEON then pairs them into LDP)
-  const auto one = [&](int64_t q) {
+  const auto one = [&](int64_t q) __attribute__((always_inline)) {
     const Vec acc_v = V::load_acc(a + q);
     const Vec v = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
-    V::store(y + q, v);
+    put(q, v);
     word |= uint64_t(V::ge_mask(v, st)) << q;
   };
-  const auto group = [&](int64_t q) {
+  const auto group = [&](int64_t q) __attribute__((always_inline)) {
     if constexpr (G == 1) {
       one(q);
     } else {
@@ -76,7 +104,7 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
       for (int g = 0; g < G; ++g) acc_v[g] = V::load_acc(a + q + g * W);
       for (int g = 0; g < G; ++g) res_v[g] = kMode >= 2 ? V::load(res + q + g * W) : acc_v[g];
       for (int g = 0; g < G; ++g) v[g] = step(acc_v[g], res_v[g]);
-      for (int g = 0; g < G; ++g) V::store(y + q + g * W, v[g]);
+      for (int g = 0; g < G; ++g) put(q + g * W, v[g]);
       word |= V::ge_mask_group(v, st) << q;
     }
   };
@@ -96,7 +124,12 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
       const Vec v = step(acc_v, kMode >= 2 ? V::load_part(res + p, left) : acc_v);
       alignas(64) float yb[W];
       V::store(yb, v);
-      for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
+      if (kPool) {  // left is even (npix is)
+        for (int64_t k = 0; k < left / 2; ++k)
+          pool_pair(pool, t.pool_pairs[p / 2 + k], yb[2 * k], yb[2 * k + 1]);
+      } else {
+        for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
+      }
       word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << p;
     }
   }
@@ -111,8 +144,21 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
 template <class V, int kMode>
 [[gnu::always_inline]] inline void write_tile_mode(const TileOut& tile) {
   const TileOut t = tile;
+  int kPool = 0;
+  if (t.pool) {
+    kPool = 2;
+    for (int64_t q = 0; q + V::kWidth <= t.npix; q += V::kWidth)
+      if (!pool_run(t.pool_pairs, q / 2, V::kWidth / 2)) kPool = 1;
+  }
   for (int64_t r = 0; r < t.repeats; ++r)
-    for (int64_t l = 0; l < t.nl; ++l) write_row<V, kMode>(t, r, l, t.acc + l * 64);
+    for (int64_t l = 0; l < t.nl; ++l) {
+      if (kPool == 0)
+        write_row<V, kMode, 0>(t, r, l, t.acc + l * 64);
+      else if (kPool == 2)
+        write_row<V, kMode, 2>(t, r, l, t.acc + l * 64);
+      else
+        write_row<V, kMode, 1>(t, r, l, t.acc + l * 64);
+    }
 }
 
 template <class V>

@@ -2,8 +2,10 @@
 // 224x224, run as BinaryConvBlock (threshold sign, repeats, residual, RPReLU), single thread by
 // default, best of N per layer by thread CPU time. For tuning the whole-network binary part;
 // benchmarks/bench_end_to_end.py is the real end-to-end benchmark.
-// Usage: bench_model [--model rep|base] [--kernel NAME] [--reps N] [--threads T] [--layer I]
-// (--layer: only the I-th layer of the list, e.g. to profile it alone under perf)
+// Usage: bench_model [--model rep|base] [--kernel NAME] [--reps N] [--threads T] [--layer I] [--pool-y]
+// (--layer: only the I-th layer of the list, e.g. to profile it alone under perf; --pool-y: as a
+// linked session runs them, the layer before each stride-2 block writes that block's pooled
+// residual (OutputTransform::pool_y) and the stride-2 block reads it as is)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -68,12 +70,14 @@ int main(int argc, char** argv) {
   const char* only = nullptr;
   bool rep = true;
   int reps = 10, threads = 1, only_layer = -1;
+  bool pool_y = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--layer") && i + 1 < argc) only_layer = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) rep = !std::strcmp(argv[++i], "rep");
+    else if (!std::strcmp(argv[i], "--pool-y")) pool_y = true;
   }
   Kernel k;
   const std::string e = select_kernel(only, &k);
@@ -100,7 +104,8 @@ int main(int argc, char** argv) {
     ConvShape s;
     if (!make_conv_shape(a, 1, l.cin, l.hw, l.hw, cout, &s).empty()) return 1;
     const int64_t cy = cout * l.repeats, res_c = cy / splits;
-    const int64_t res_hw = l.stride == 2 ? l.hw : s.ho;
+    const bool pooled_residual = l.stride == 2 && !pool_y;
+    const int64_t res_hw = pooled_residual ? l.hw : s.ho;
     std::vector<float> x(size_t(l.cin * l.hw * l.hw)), y(size_t(cy * s.ho * s.wo));
     std::vector<float> res(size_t(res_c * res_hw * res_hw));
     for (float& v : x) v = float(int(rng() % 200) - 100) * 0.01f;
@@ -116,7 +121,8 @@ int main(int argc, char** argv) {
     t.repeats = l.repeats;
     t.splits = splits;
     t.residual_channels = res_c;
-    if (l.stride == 2) t.pool_h = t.pool_w = 2, t.residual_h = t.residual_w = res_hw;
+    if (pooled_residual) t.pool_h = t.pool_w = 2, t.residual_h = t.residual_w = res_hw;
+    t.pool_y = pool_y && li + 1 < all.size() && all[li + 1].stride == 2;
     binary_conv_forward(s, x.data(), thr.data(), pw, k, t, y.data(), par);
     double sec = 1e30;
     for (int r = 0; r < reps; ++r) {
@@ -130,10 +136,10 @@ int main(int argc, char** argv) {
     }
     total += sec;
     const double macs = double(s.cout) * double(s.ho * s.wo) * double(s.k_bits);
-    std::printf("%-10s cin=%4lld cout=%4lld x%lld hw=%3lld k=%lld s=%lld  %7.3f ms%s  %5.1f MAC/cycle@2.5GHz\n",
+    std::printf("%-10s cin=%4lld cout=%4lld x%lld hw=%3lld k=%lld s=%lld  %7.3f ms%s%s  %5.1f MAC/cycle@2.5GHz\n",
                 k.name, (long long)l.cin, (long long)cout, (long long)l.repeats, (long long)l.hw,
                 (long long)l.k, (long long)l.stride, sec * 1e3, splits > 1 ? " (pair)" : "       ",
-                macs / sec / 2.5e9);
+                t.pool_y ? " pool_y" : "       ", macs / sec / 2.5e9);
   }
   std::printf("total %.3f ms (%s, %d thread%s)\n", total * 1e3, rep ? "rep-reactnet-a" : "reactnet-a",
               threads, threads > 1 ? "s" : "");

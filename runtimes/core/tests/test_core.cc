@@ -13,6 +13,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "../binary_conv.h"
@@ -263,6 +264,34 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
     CHECK(bad == 0, "[%s] block output from the input's sign bits: %zu differ; %s", k.name, bad,
           desc.c_str());
     CHECK(signs == want_signs, "[%s] the output's sign bits differ; %s", k.name, desc.c_str());
+
+    // the same, Y written 2x2-average-pooled (the producer of a downsampling block's input): the
+    // pooled reference output and the full output's signs
+    if (s.ho % 2 == 0 && s.wo % 2 == 0) {
+      OutputTransform pooled = linked;
+      pooled.pool_y = true;
+      std::vector<float> want_pooled(ysize / 4), yp(ysize / 4, -7.0f);
+      reference_pool_2x2(want_block.data(), s.n * cy, s.ho, s.wo, want_pooled.data());
+      std::fill(signs.begin(), signs.end(), ~uint64_t(0));
+      binary_conv_forward(s, x.data(), thr, pw, k, pooled, yp.data(), serial, x_signs.data());
+      bad = 0;
+      for (size_t i = 0; i < yp.size(); ++i) bad += !same_bits(yp[i], want_pooled[i]);
+      CHECK(bad == 0, "[%s] block output written pooled: %zu of %zu differ; %s", k.name, bad,
+            yp.size(), desc.c_str());
+      CHECK(signs == want_signs, "[%s] the sign bits of an output written pooled differ; %s",
+            k.name, desc.c_str());
+      // its tasks in reverse order: each must hold whole pooling windows, top rows first
+      ParallelRunner reverse;
+      reverse.call = [](void*, void (*fn)(void*, size_t), size_t total, void* usr) {
+        for (size_t i = total; i-- > 0;) fn(usr, i);
+      };
+      std::fill(yp.begin(), yp.end(), -7.0f);
+      binary_conv_forward(s, x.data(), thr, pw, k, pooled, yp.data(), reverse, x_signs.data());
+      bad = 0;
+      for (size_t i = 0; i < yp.size(); ++i) bad += !same_bits(yp[i], want_pooled[i]);
+      CHECK(bad == 0, "[%s] block output written pooled, tasks in reverse: %zu differ; %s", k.name,
+            bad, desc.c_str());
+    }
   }
 }
 
@@ -383,6 +412,16 @@ int main(int argc, char** argv) {
       c.n = 1, c.cin = cin, c.h = 3, c.w = 6, c.cout = 20;
       run_case(c, kernels, rng);
     }
+  }
+  // the zoo's producers of a downsampling block's input (1x1, Y written pooled: rows of 112, 56,
+  // 28, 14 pixels, so 64-pixel tiles and pooling windows line up differently) and narrow maps
+  std::mt19937_64 pool_rng(seed + 3);
+  for (const auto& hw : {std::pair<int64_t, int64_t>{6, 112}, {8, 56}, {18, 28}, {14, 14}, {6, 2},
+                         {4, 10}, {2, 38}}) {
+    Case c;
+    c.a.kh = c.a.kw = 1;
+    c.n = 2, c.cin = 64, c.h = hw.first, c.w = hw.second, c.cout = 24;
+    run_case(c, kernels, pool_rng);
   }
   // the same lengths with other tap structures (BgemmTask::tap_words != the kernel's words per
   // tap, so NEON walks its offset table word by word): 1x1 over 64 * K channels for the 3x3 lengths,

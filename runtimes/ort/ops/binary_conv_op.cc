@@ -84,6 +84,8 @@ class BinaryConvKernel {
       x_repeats_ = attr_int(info, "x_repeats", 1);
       if (x_repeats_ < 1 || x_repeats_ > 65536)
         throw OrtError(what_ + ": x_repeats must be in [1, 65536], got " + std::to_string(x_repeats_));
+      y_pool_ = flag(info, "y_pool");
+      x_pooled_ = flag(info, "x_pooled");
     }
     // The kernel path is fixed per kernel object: REP_DEPLOY_KERNEL is read at session creation.
     const std::string ke = core::select_kernel_from_env(&path_);
@@ -97,9 +99,11 @@ class BinaryConvKernel {
       throw OrtError(what_ + ": X must be a float32 NCHW tensor (rank 4), got " +
                      type_name(x.type) + " " + shape_str(x.shape));
     check_weight_tensor(w);
-    core::ConvShape s;  // the conv's input: X tiled x_repeats times along channels
-    std::string e = core::make_conv_shape(attrs_, x.shape[0], x.shape[1] * x_repeats_, x.shape[2],
-                                          x.shape[3], w.shape[0], &s);
+    core::ConvShape s;  // the conv's input: X tiled x_repeats times along channels (x_pooled: X is
+                        // 2x2-pooled, the conv reads its full-size signs from X_signs)
+    const int64_t hw_scale = x_pooled_ ? 2 : 1;
+    std::string e = core::make_conv_shape(attrs_, x.shape[0], x.shape[1] * x_repeats_,
+                                          x.shape[2] * hw_scale, x.shape[3] * hw_scale, w.shape[0], &s);
     if (e.empty()) e = core::check_weight_shape(s, w.shape[0], w.shape[1]);
     if (!e.empty()) throw OrtError(what_ + ": " + e);
 
@@ -127,7 +131,14 @@ class BinaryConvKernel {
       t.add = vector_input(ctx, 3, "add", cy);
       if (variant_ == Variant::kFusedAdd) residual_index = 4;
     }
-    const std::vector<int64_t> y_shape{s.n, cy, s.ho, s.wo};
+    const std::vector<int64_t> full_shape{s.n, cy, s.ho, s.wo};
+    if (y_pool_ && (s.ho % 2 || s.wo % 2))
+      throw OrtError(what_ + ": y_pool needs an even output height and width, got " +
+                     shape_str(full_shape) + " (a session-time rewrite: load the file without "
+                     "rep-deploy's graph rewrite, or report this model)");
+    const std::vector<int64_t> y_shape =
+        y_pool_ ? std::vector<int64_t>{s.n, cy, s.ho / 2, s.wo / 2} : full_shape;
+    t.pool_y = y_pool_;
     if (residual_index) {
       // BinaryConvBlock tiles a residual whose channel count divides the output's
       // BinaryConvBlock tiles a residual whose channel count divides the output's, and pools it
@@ -138,7 +149,7 @@ class BinaryConvKernel {
                         r.shape[2] / pool_[0] == s.ho && r.shape[3] / pool_[1] == s.wo;
       if (!r.value || r.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT || !fits)
         throw OrtError(what_ + ": residual must be float32 of the output shape " +
-                       shape_str(y_shape) +
+                       shape_str(full_shape) +
                        (block ? " (or with a channel count dividing it)" : "") +
                        (pool_[0] * pool_[1] > 1 ? " times the residual_pool window " + shape_str(pool_) : "") +
                        ", got " + type_name(r.type) + " " + shape_str(r.shape));
@@ -148,15 +159,24 @@ class BinaryConvKernel {
     }
     const uint64_t* x_signs = nullptr;
     if (variant_ == Variant::kLinked) x_signs = linked_inputs(ctx, s, &t);
+    if (x_pooled_ && !x_signs)
+      throw OrtError(what_ + ": x_pooled needs X_signs (X holds only the pooled input)");
     const Tensor y = output(ctx, 0, y_shape);
     if (t.sign_threshold)
       t.signs = static_cast<uint64_t*>(output(ctx, 1, {s.n, cy, 8 * core::plane_words(s.ho, s.wo)}).data);
     if (s.n == 0) return;
-    const auto* xd = static_cast<const float*>(x.data);
+    const auto* xd = x_pooled_ ? nullptr : static_cast<const float*>(x.data);
     auto* yd = static_cast<float*>(y.data);
     if (!path_.bgemm) {  // REP_DEPLOY_KERNEL=reference: the oracle, single-threaded
       std::vector<float> tiled;
-      if (x_repeats_ > 1) {  // the oracle takes the tiled input itself
+      if (x_pooled_) {  // X's floats are not here: +1 / -1 from its sign bits, binarized at 0
+        const int64_t pw = core::plane_words(s.h, s.w), hw = s.h * s.w;
+        tiled.resize(size_t(s.n * s.cin * hw));
+        for (int64_t i = 0; i < s.n * s.cin; ++i)
+          for (int64_t p = 0; p < hw; ++p)
+            tiled[size_t(i * hw + p)] = (x_signs[i * pw + p / 64] >> (p % 64)) & 1 ? 1.0f : -1.0f;
+        xd = tiled.data(), threshold = nullptr;
+      } else if (x_repeats_ > 1) {  // the oracle takes the tiled input itself
         tiled.resize(size_t(s.n * s.cin * s.h * s.w));
         core::repeat_channels(xd, tiled.data(), s.n, size_t(x.shape[1] * s.h * s.w) * sizeof(float),
                               x_repeats_);
@@ -164,8 +184,11 @@ class BinaryConvKernel {
       }
       std::vector<int32_t> acc(size_t(s.n * s.cout * s.ho * s.wo));
       core::reference_accumulator(s, xd, threshold, static_cast<const uint8_t*>(w.data), acc.data());
-      core::reference_output(s, acc.data(), t, yd);
-      if (t.signs) core::reference_signs(yd, s.n * cy, s.ho * s.wo, t.sign_threshold, cy, t.signs);
+      std::vector<float> full(y_pool_ ? size_t(s.n * cy * s.ho * s.wo) : 0);
+      float* out = y_pool_ ? full.data() : yd;
+      core::reference_output(s, acc.data(), t, out);
+      if (t.signs) core::reference_signs(out, s.n * cy, s.ho * s.wo, t.sign_threshold, cy, t.signs);
+      if (y_pool_) core::reference_pool_2x2(out, s.n * cy, s.ho, s.wo, yd);
       return;
     }
     const std::shared_ptr<const core::PackedWeights> pw = weights_for(s, w);
@@ -195,6 +218,14 @@ class BinaryConvKernel {
     if (reinterpret_cast<uintptr_t>(xs.data) % alignof(uint64_t))
       throw OrtError(what_ + ": X_signs is not 8-byte aligned");
     return static_cast<const uint64_t*>(xs.data);
+  }
+
+  // A 0 / 1 attribute of BinaryConvBlockLinked.
+  bool flag(const OrtKernelInfo* info, const char* name) const {
+    const int64_t v = attr_int(info, name, 0);
+    if (v != 0 && v != 1)
+      throw OrtError(what_ + ": attribute " + name + " must be 0 or 1, got " + std::to_string(v));
+    return v == 1;
   }
 
   void check_weight_tensor(const Tensor& w) const {
@@ -280,6 +311,8 @@ class BinaryConvKernel {
   int64_t repeats_ = 1;
   int64_t splits_ = 1;
   int64_t x_repeats_ = 1;  // BinaryConvBlockLinked: X holds cin / x_repeats channels (a folded Repeat)
+  bool y_pool_ = false;    // BinaryConvBlockLinked: Y written 2x2-average-pooled
+  bool x_pooled_ = false;  // BinaryConvBlockLinked: X is the conv's input 2x2-pooled (signs in X_signs)
   std::vector<int64_t> pool_{1, 1};  // residual_pool (BinaryConvBlock)
   core::Kernel path_{};
   bool w_const_ = false;
@@ -303,13 +336,17 @@ void infer_shape(OrtShapeInferContext* ctx, Variant variant) {
   const int64_t repeats = variant == Variant::kPlain ? 1 : infer_attr_int(ctx, "repeats", 1, &found);
   if (k.size() != 2 || s.size() != 2 || p.size() != 4 || d.size() != 2 || repeats < 1) return;
   if (s[0] < 1 || s[1] < 1 || d[0] < 1 || d[1] < 1 || k[0] < 1 || k[1] < 1) return;
-  const int64_t ho = core::conv_output_size(x.dims[2], k[0], s[0], p[0], p[2], d[0]);
-  const int64_t wo = core::conv_output_size(x.dims[3], k[1], s[1], p[1], p[3], d[1]);
+  const bool linked = variant == Variant::kLinked;
+  const int64_t scale = linked && infer_attr_int(ctx, "x_pooled", 0, &found) == 1 ? 2 : 1;
+  const int64_t ho = core::conv_output_size(x.dims[2] * scale, k[0], s[0], p[0], p[2], d[0]);
+  const int64_t wo = core::conv_output_size(x.dims[3] * scale, k[1], s[1], p[1], p[3], d[1]);
   if (ho <= 0 || wo <= 0) return;
   if (x.dims[0] < 0 && x.symbols[0].empty()) return;  // cannot express "unknown" here
   InferShape y;
   y.type = ONNX_TENSOR_ELEMENT_DATA_TYPE_FLOAT;
-  y.dims = {x.dims[0], w.dims[0] * repeats, ho, wo};
+  const bool pooled = linked && infer_attr_int(ctx, "y_pool", 0, &found) == 1;
+  if (pooled && (ho % 2 || wo % 2)) return;  // Compute's error names it
+  y.dims = {x.dims[0], w.dims[0] * repeats, pooled ? ho / 2 : ho, pooled ? wo / 2 : wo};
   y.symbols = {x.symbols[0], "", "", ""};
   infer_set_output(ctx, 0, y);
   if (variant == Variant::kLinked && infer_input_count(ctx) > 9) {  // Y_signs (if the node has it)

@@ -21,7 +21,12 @@ const OrtCustomOp* binary_conv_block_op();
 // flattened plane = Y.flat[p] >= sign_threshold[c], the next block's sign pass done while Y is
 // written; X_signs, the same from the block before, replaces this block's pass over X. Attribute
 // x_repeats (default 1): X holds Cin / x_repeats channels, tiled along channels into the conv's
-// input (a Repeat folded into the block).
+// input (a Repeat folded into the block). Attribute y_pool (0 / 1): Y is written 2x2-average-pooled
+// (N, C, Ho / 2, Wo / 2; Ho and Wo even; Y_signs still of the full output), for a block whose
+// output the next, downsampling block reads only as its signs and its pooled residual; that
+// block then has x_pooled = 1: X is its input 2x2-pooled (read for N and C only; the conv's H x W
+// is twice X's), its signs come in X_signs (required), and its residual is X, not pooled again.
+// rep_deploy/link_signs.py sets the pair together (core::OutputTransform::pool_y).
 const OrtCustomOp* binary_conv_block_linked_op();
 constexpr const char* kRuntimeDomain = "rep_deploy.runtime";
 
