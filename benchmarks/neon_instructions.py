@@ -21,7 +21,7 @@ vector units differ per core. Use this to see what a NEON change removes, and a 
 (``rep-deploy bench``) to see what it gains.
 
     .venv/bin/python benchmarks/neon_instructions.py old=/tmp/old-aarch64 new=build/ort-aarch64 \\
-        [--model rep|base] [--layers 0,5,12] [--json out/neon_instructions.json]
+        [--model rep|base] [--layers 0,5,12] [--json out/neon_instructions.json] [--pool-y new]
 """
 from __future__ import annotations
 
@@ -78,16 +78,17 @@ def demangle(names: list[str]) -> list[str]:
     return out.stdout.split("\n")[: len(names)]
 
 
-def count_layer(build: Path, model: str, layer: int) -> tuple[str, dict[str, dict[str, float]]]:
+def count_layer(build: Path, model: str, layer: int,
+                pool_y: bool = False) -> tuple[str, dict[str, dict[str, float]]]:
     """(bench_model's shape for the layer, {phase: {"all", "simd", "mem": instructions per call}})
-    for one layer."""
+    for one layer; ``pool_y``: as a linked session runs it (bench_model --pool-y)."""
     exe = build / "core" / "bench_model"
     with tempfile.TemporaryDirectory(prefix="neon_instructions_") as tmp:
         fifo = os.path.join(tmp, "log")
         os.mkfifo(fifo)
         cmd = ["qemu-aarch64-static", "-L", "/usr/aarch64-linux-gnu", "-d", "in_asm,exec,nochain",
                "-D", fifo, str(exe), "--model", model, "--reps", "1", "--layer", str(layer),
-               "--kernel", "neon"]
+               "--kernel", "neon"] + (["--pool-y"] if pool_y else [])
         errors = open(os.path.join(tmp, "stderr"), "w+b")  # a file: a full pipe would stall qemu
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
         out: list[bytes] = []
@@ -147,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="rep-reactnet-a (default) or reactnet-a")
     ap.add_argument("--layers", default=None, help=f"comma-separated layer indices (0..{LAYERS - 1}; default all)")
     ap.add_argument("--json", type=Path, default=None, help="also write the counts here")
+    ap.add_argument("--pool-y", action="append", default=[], metavar="LABEL",
+                    help="run this build's layers as a linked session does (bench_model --pool-y: the "
+                         "layers before the stride-2 blocks write their pooled residual; builds "
+                         "from session 10 on); repeatable")
     args = ap.parse_args(argv)
     if shutil.which("qemu-aarch64-static") is None:
         ap.error("qemu-aarch64-static not found: install Debian's qemu-user-static "
@@ -159,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             ap.error(f"{build}: no core/bench_model (build it with BUILD_DIR={build} "
                      "runtimes/ort/cross_aarch64.sh)")
         builds.append((label or build.name, build))
+    unknown = set(args.pool_y) - {label for label, _ in builds}
+    if unknown:
+        ap.error(f"--pool-y {', '.join(sorted(unknown))}: not a build label")
     try:
         layers = [int(v) for v in args.layers.split(",")] if args.layers else list(range(LAYERS))
     except ValueError:
@@ -177,7 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             row: dict = {"layer": layer, "builds": {}}
             for label, build in builds:
                 progress.update(task, description=f"layer {layer}, {label}")
-                row["shape"], row["builds"][label] = count_layer(build, args.model, layer)
+                row["shape"], row["builds"][label] = count_layer(build, args.model, layer,
+                                                                 label in args.pool_y)
                 progress.advance(task)
             rows.append(row)
     totals = {label: {ph: {k: sum(r["builds"][label][ph][k] for r in rows) for k in KINDS} for ph in PHASES}

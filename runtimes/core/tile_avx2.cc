@@ -154,6 +154,18 @@ struct Avx2Floats {
     const __m128 d = _mm_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));  // odd lanes
     _mm_storeu_ps(o, _mm_mul_ps(_mm_add_ps(_mm_add_ps(_mm_loadu_ps(o), c), d), _mm_set1_ps(0.25f)));
   }
+  // Two vectors: VHADDPS / VSHUFPS work per 128-bit half, leaving the 64-bit quarters in the
+  // order (v0 lo, v1 lo, v0 hi, v1 hi); VPERMPD 0xD8 puts them back in pixel order.
+  static Vec in_order(Vec v) {
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+  }
+  static void pool_top2(float* o, Vec v0, Vec v1) { _mm256_storeu_ps(o, in_order(_mm256_hadd_ps(v0, v1))); }
+  static void pool_bottom2(float* o, Vec v0, Vec v1) {
+    const __m256 c = in_order(_mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(2, 0, 2, 0)));
+    const __m256 d = in_order(_mm256_shuffle_ps(v0, v1, _MM_SHUFFLE(3, 1, 3, 1)));
+    _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(o), c), d),
+                                      _mm256_set1_ps(0.25f)));
+  }
 };
 }  // namespace
 }  // namespace isa_avx2_tile

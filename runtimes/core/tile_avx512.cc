@@ -97,6 +97,8 @@ struct Avx512Floats {
     _mm512_store_ps(b, v);
     for (int k = 0; k < 8; ++k) o[k] = ((o[k] + b[2 * k]) + b[2 * k + 1]) * 0.25f;
   }
+  static void pool_top2(float* o, Vec v0, Vec v1) { pool_top(o, v0), pool_top(o + 8, v1); }
+  static void pool_bottom2(float* o, Vec v0, Vec v1) { pool_bottom(o, v0), pool_bottom(o + 8, v1); }
 };
 }  // namespace
 }  // namespace isa_avx512_tile

@@ -81,6 +81,12 @@ struct NeonFloats {
     const float32x2_t r = vadd_f32(vadd_f32(vld1_f32(o), vuzp1_f32(lo, hi)), vuzp2_f32(lo, hi));
     vst1_f32(o, vmul_n_f32(r, 0.25f));
   }
+  // two vectors: the same on whole q registers (FADDP and UZP take two sources)
+  static void pool_top2(float* o, Vec v0, Vec v1) { vst1q_f32(o, vpaddq_f32(v0, v1)); }
+  static void pool_bottom2(float* o, Vec v0, Vec v1) {
+    const Vec r = vaddq_f32(vaddq_f32(vld1q_f32(o), vuzp1q_f32(v0, v1)), vuzp2q_f32(v0, v1));
+    vst1q_f32(o, vmulq_n_f32(r, 0.25f));
+  }
 };
 
 // One level of transpose64's block swaps (bitpack.cc) between the rows j apart that lie in vectors

@@ -8,7 +8,8 @@
 // kGroup and ge_mask_group(const Vec v[kGroup], t): the kGroup * kWidth bits of ge_mask over v (a
 // path may build them faster together; kGroup = 1 otherwise); for the
 // pooled outputs (TileOut::pool), pool_top(o, v): o[i] = v[2i] + v[2i + 1] and pool_bottom(o, v):
-// o[i] = ((o[i] + v[2i]) + v[2i + 1]) * 0.25 for i < kWidth / 2; for the
+// o[i] = ((o[i] + v[2i]) + v[2i + 1]) * 0.25 for i < kWidth / 2, and pool_top2(o, v0, v1) /
+// pool_bottom2(o, v0, v1), the same over the 2 * kWidth values of v0 then v1; for the
 // tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
 // reading nothing at or past p + n (x86: masked loads; a stack copy, built lane by lane, would stall
 // the vector load behind the scalar stores: 10% of the epilogue's samples on 14x14 maps). The
@@ -30,8 +31,9 @@ namespace rep_deploy::core::REP_DEPLOY_ISA_NS {
 // One output row: lane l, copy r, of the tile. kMode: 0 = scale only, 1 = + add, 2 = + residual,
 // 3 = + RPReLU; a template parameter, so that the pixel loops carry no test of it (GCC left it in
 // the NEON group loop). kPool: 0 = Y written as is; 1 = pooled (TileOut::pool); 2 = pooled, and
-// every vector of the tile's pixels is one run of windows (pool_run: no test per vector; Wo a
-// multiple of the vector width, so always for the zoo's 112 and 56 wide maps on AVX2).
+// every pair of vectors of the tile's pixels is one run of windows (pool_run: no test per vector;
+// Wo a multiple of twice the vector width, so the zoo's 112 and 56 wide maps on AVX2 and NEON);
+// 3 = every single vector is (NEON's 28 wide maps: a pair of vectors straddles rows of windows).
 // a: the lane's accumulators. Its lambdas are always inlined: GCC called them per vector once the
 // row had three forms.
 template <class V, int kMode, int kPool>
@@ -77,7 +79,7 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
   const auto put = [&](int64_t q, Vec v) __attribute__((always_inline)) {
     if constexpr (kPool == 0) return V::store(y + q, v);
     const int32_t* pairs = t.pool_pairs + q / 2;
-    if (kPool == 2 || pool_run(pairs, 0, W / 2)) {
+    if (kPool >= 2 || pool_run(pairs, 0, W / 2)) {
       if (pairs[0] & kPoolBottom)
         V::pool_bottom(pool + (pairs[0] & ~kPoolBottom), v);
       else
@@ -88,8 +90,23 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
     V::store(b, v);
     for (int k = 0; k < W / 2; ++k) pool_pair(pool, pairs[k], b[2 * k], b[2 * k + 1]);
   };
-  // one vector; kGroup vectors at a time: their sign bits in one ge_mask_group, and their loads
-  // side by side (NEON then pairs them into LDP)
+  // two vectors' pixels [q, q + 2W) pooled: whole vectors of windows (pool_top2 / pool_bottom2; on
+  // NEON half the instructions of two pool_top calls)
+  const auto put2 = [&](int64_t q, Vec v0, Vec v1) __attribute__((always_inline)) {
+    const int32_t* pairs = t.pool_pairs + q / 2;
+    if (kPool == 2 || (kPool == 1 && pool_run(pairs, 0, W))) {
+      if (pairs[0] & kPoolBottom)
+        V::pool_bottom2(pool + (pairs[0] & ~kPoolBottom), v0, v1);
+      else
+        V::pool_top2(pool + pairs[0], v0, v1);
+      return;
+    }
+    put(q, v0);
+    put(q + W, v1);
+  };
+  // one vector; kGroup vectors at a time (at least 2 when pooling: put2): their sign bits in one
+  // ge_mask_group, and their loads side by side (NEON then pairs them into LDP)
+  constexpr int P = kPool && G < 2 ? 2 : G;
   const auto one = [&](int64_t q) __attribute__((always_inline)) {
     const Vec acc_v = V::load_acc(a + q);
     const Vec v = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
@@ -97,15 +114,23 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
     word |= uint64_t(V::ge_mask(v, st)) << q;
   };
   const auto group = [&](int64_t q) __attribute__((always_inline)) {
-    if constexpr (G == 1) {
+    if constexpr (P == 1) {
       one(q);
     } else {
-      Vec acc_v[G], res_v[G], v[G];
-      for (int g = 0; g < G; ++g) acc_v[g] = V::load_acc(a + q + g * W);
-      for (int g = 0; g < G; ++g) res_v[g] = kMode >= 2 ? V::load(res + q + g * W) : acc_v[g];
-      for (int g = 0; g < G; ++g) v[g] = step(acc_v[g], res_v[g]);
-      for (int g = 0; g < G; ++g) put(q + g * W, v[g]);
-      word |= V::ge_mask_group(v, st) << q;
+      Vec acc_v[P], res_v[P], v[P];
+      for (int g = 0; g < P; ++g) acc_v[g] = V::load_acc(a + q + g * W);
+      for (int g = 0; g < P; ++g) res_v[g] = kMode >= 2 ? V::load(res + q + g * W) : acc_v[g];
+      for (int g = 0; g < P; ++g) v[g] = step(acc_v[g], res_v[g]);
+      if constexpr (kPool != 0) {
+        for (int g = 0; g < P; g += 2) put2(q + g * W, v[g], v[g + 1]);
+      } else {
+        for (int g = 0; g < P; ++g) V::store(y + q + g * W, v[g]);
+      }
+      if constexpr (P == G) {
+        word |= V::ge_mask_group(v, st) << q;
+      } else {
+        for (int g = 0; g < P; ++g) word |= uint64_t(V::ge_mask(v[g], st)) << (q + g * W);
+      }
     }
   };
   if (npix == 64) {
@@ -113,10 +138,10 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
     // AVX2: the epilogue alone 18% faster, rep-reactnet-a's 1x1 layers 2-4%; NEON: the
     // epilogue's instructions -14% on the 112x112 and 56x56 1x1 layers)
 #pragma GCC unroll 16
-    for (int64_t q = 0; q < 64; q += G * W) group(q);
+    for (int64_t q = 0; q < 64; q += P * W) group(q);
   } else {  // a tile's last pixels (npix < 64)
     int64_t p = 0;
-    for (; p + G * W <= npix; p += G * W) group(p);
+    for (; p + P * W <= npix; p += P * W) group(p);
     for (; p + W <= npix; p += W) one(p);
     if (p < npix) {
       const int64_t left = npix - p;
@@ -145,10 +170,14 @@ template <class V, int kMode>
 [[gnu::always_inline]] inline void write_tile_mode(const TileOut& tile) {
   const TileOut t = tile;
   int kPool = 0;
-  if (t.pool) {
-    kPool = 2;
-    for (int64_t q = 0; q + V::kWidth <= t.npix; q += V::kWidth)
-      if (!pool_run(t.pool_pairs, q / 2, V::kWidth / 2)) kPool = 1;
+  if (t.pool) {  // write_row's kPool: are the vector pairs it pools, and the single vectors, runs?
+    constexpr int64_t W = V::kWidth;
+    bool pairs = true, singles = true;
+    int64_t q = 0;
+    for (; q + 2 * W <= t.npix; q += 2 * W) pairs = pairs && pool_run(t.pool_pairs, q / 2, W);
+    for (; q + W <= t.npix; q += W) pairs = pairs && pool_run(t.pool_pairs, q / 2, W / 2);
+    for (q = 0; q + W <= t.npix; q += W) singles = singles && pool_run(t.pool_pairs, q / 2, W / 2);
+    kPool = pairs ? 2 : singles ? 3 : 1;
   }
   for (int64_t r = 0; r < t.repeats; ++r)
     for (int64_t l = 0; l < t.nl; ++l) {
@@ -156,6 +185,8 @@ template <class V, int kMode>
         write_row<V, kMode, 0>(t, r, l, t.acc + l * 64);
       else if (kPool == 2)
         write_row<V, kMode, 2>(t, r, l, t.acc + l * 64);
+      else if (kPool == 3)
+        write_row<V, kMode, 3>(t, r, l, t.acc + l * 64);
       else
         write_row<V, kMode, 1>(t, r, l, t.acc + l * 64);
     }
