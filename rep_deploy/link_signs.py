@@ -150,7 +150,7 @@ def link_signs(model: onnx.ModelProto, pool: bool = True) -> tuple[onnx.ModelPro
 
     for r, b in folds:
         make_linked(b)
-        repeats = next((a.i for a in nodes[r].attribute if a.name == "repeats"), 1)
+        repeats = _attr(nodes[r], "repeats", 1)
         src, tiled = nodes[r].input[0], nodes[r].output[0]
         for k in (_X, _RESIDUAL):
             if nodes[b].input[k] == tiled:

@@ -67,7 +67,9 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
     if (!kPool) __builtin_prefetch(y + q, 1, 2);
     if (kMode >= 2) __builtin_prefetch(res + q, 0, 2);
   }
-  if (kPool) {  // a pooled tile writes 32 floats, half of them new: the next tile's follow its last
+  // a pooled tile writes 32 floats, half of them new: the next tile's follow its last (in ORT,
+  // two interleaved per-node runs: rep-reactnet-a's 28x28 producer 0.46 vs 0.50-0.53 ms without)
+  if (kPool) {
     const float* next = pool + (t.pool_pairs[t.npix / 2 - 1] & ~kPoolBottom) + 1;
     __builtin_prefetch(next, 1, 2);
     __builtin_prefetch(next + 16, 1, 2);

@@ -168,19 +168,19 @@ class BinaryConvKernel {
     const auto* xd = x_pooled_ ? nullptr : static_cast<const float*>(x.data);
     auto* yd = static_cast<float*>(y.data);
     if (!path_.bgemm) {  // REP_DEPLOY_KERNEL=reference: the oracle, single-threaded
-      std::vector<float> tiled;
+      std::vector<float> oracle_x;  // the conv's input, when X is not it
       if (x_pooled_) {  // X's floats are not here: +1 / -1 from its sign bits, binarized at 0
         const int64_t pw = core::plane_words(s.h, s.w), hw = s.h * s.w;
-        tiled.resize(size_t(s.n * s.cin * hw));
+        oracle_x.resize(size_t(s.n * s.cin * hw));
         for (int64_t i = 0; i < s.n * s.cin; ++i)
           for (int64_t p = 0; p < hw; ++p)
-            tiled[size_t(i * hw + p)] = (x_signs[i * pw + p / 64] >> (p % 64)) & 1 ? 1.0f : -1.0f;
-        xd = tiled.data(), threshold = nullptr;
+            oracle_x[size_t(i * hw + p)] = (x_signs[i * pw + p / 64] >> (p % 64)) & 1 ? 1.0f : -1.0f;
+        xd = oracle_x.data(), threshold = nullptr;
       } else if (x_repeats_ > 1) {  // the oracle takes the tiled input itself
-        tiled.resize(size_t(s.n * s.cin * s.h * s.w));
-        core::repeat_channels(xd, tiled.data(), s.n, size_t(x.shape[1] * s.h * s.w) * sizeof(float),
+        oracle_x.resize(size_t(s.n * s.cin * s.h * s.w));
+        core::repeat_channels(xd, oracle_x.data(), s.n, size_t(x.shape[1] * s.h * s.w) * sizeof(float),
                               x_repeats_);
-        xd = tiled.data();
+        xd = oracle_x.data();
       }
       std::vector<int32_t> acc(size_t(s.n * s.cout * s.ho * s.wo));
       core::reference_accumulator(s, xd, threshold, static_cast<const uint8_t*>(w.data), acc.data());
