@@ -130,17 +130,24 @@ def conv_models(layer: Layer, rng: np.random.Generator) -> tuple[bytes, bytes]:
 class Runner:
     """One session with its input and output bound once (IOBinding): a run is just the kernel."""
 
-    def __init__(self, model: bytes, threads: int, custom: bool, x: np.ndarray) -> None:
+    def __init__(self, model: bytes, threads: int, custom: bool, x: np.ndarray,
+                 more: dict[str, np.ndarray] | None = None) -> None:
+        """``x``: the graph input ``x``; ``more``: other graph inputs by name (a linked block's
+        ``x_signs``). Every graph output is allocated once and bound; the first is ``output()``."""
         so = make_session_options(threads) if custom else ort.SessionOptions()
         so.intra_op_num_threads = threads
         so.inter_op_num_threads = 1
         so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         self.sess = ort.InferenceSession(model, so, providers=["CPUExecutionProvider"])
         self.binding = self.sess.io_binding()
-        self.binding.bind_cpu_input("x", x)
-        self.binding.bind_output("y", "cpu")
-        self.sess.run_with_iobinding(self.binding)  # allocates the output once
-        self.binding.bind_ortvalue_output("y", self.binding.get_outputs()[0])
+        for name, value in {"x": x, **(more or {})}.items():
+            self.binding.bind_cpu_input(name, value)
+        names = [o.name for o in self.sess.get_outputs()]
+        for name in names:
+            self.binding.bind_output(name, "cpu")
+        self.sess.run_with_iobinding(self.binding)  # allocates the outputs once
+        for name, value in zip(names, self.binding.get_outputs()):
+            self.binding.bind_ortvalue_output(name, value)
 
     def output(self) -> np.ndarray:
         return self.binding.get_outputs()[0].numpy()

@@ -1,39 +1,50 @@
 """Per-layer roofline of a zoo model's binary convs (issue 13): how close each one is to its bound.
 
-Every binary conv node of the model *as rep-deploy exports it* (``BinaryConvBlock`` and the other
-ops of ``rep_deploy.ops.BINARY_OPS``, with their real shapes, ``repeats`` (RepBNN's beta**2 channel
-tiles), ``splits``, residual, ``residual_pool``, stride and padding) is timed on its own and compared
-with the larger of two lower bounds on its run time:
+Every binary conv node of the model (``BinaryConvBlock`` and the other ops of
+``rep_deploy.ops.BINARY_OPS``, with their real shapes, ``repeats`` (RepBNN's beta**2 channel tiles),
+``splits``, residual, ``residual_pool``, stride and padding) is timed on its own, in the graph
+``--graph`` names, and compared with the larger of two lower bounds on its run time:
+
+* ``--graph session`` (the default): the graph rep-deploy's sessions run
+  (:func:`rep_deploy.link_signs.link_signs`): each block gets its input's sign bits from the block
+  before instead of binarizing the floats, the stem's ``Repeat`` is folded into the first block, and
+  the blocks before a stride-2 block write its 2x2-pooled residual. ``--graph exported``: the file's
+  graph as it is (every block binarizes its own float input; the stride-2 blocks pool their input).
 
 * popcount bound = binary MACs / (P * f * t): MACs = accumulator channels * Cin/group * kh * kw *
   Ho * Wo (the ``repeats`` tiles are copies, not MACs); P = the popcount peak in MAC/cycle of the
   kernel path that ran (``bench_binary_conv.PEAK_MACS_PER_CYCLE``, derived in that module's
   docstring: 512 for ``avx512vpopcnt``, 282 for ``avx512``, ...); f = the nominal clock; t = threads.
-* memory bound = B / copy bandwidth, where B are the bytes the node must move at least once: the
-  float input read (N*Cin*H*W*4), the packed weights, the float output written
-  (N*Cout*repeats*Ho*Wo*4), the residual read (its full-resolution shape when ``residual_pool``
-  pools it) unless it is the same tensor as the input (then it needs to be read only once, and the
-  exported ReActNet blocks all do this), and the per-channel vectors. The copy bandwidth is measured
-  in the same run with a STREAM-like copy (``np.copyto`` of two arrays well above the LLC, best of
-  several rounds, read + written bytes / time, write-allocate traffic not counted: STREAM's
+* memory bound = B / copy bandwidth, where B are the bytes the node must move at least once in that
+  graph (:func:`byte_counts`): the float input read (N*Cin*H*W*4; once also when it is the residual,
+  as in every ReActNet block; in the session graph the first block's is the stem's, beta times
+  narrower, and a stride-2 block's is the pooled residual, a quarter), the input's sign bits
+  (session graph), the packed weights, the outputs written (N*Cout*repeats*Ho*Wo*4, a quarter of it
+  when pooled for a stride-2 block, and the sign bits for the next block), a residual distinct from
+  the input (at the resolution it is read), and the per-channel vectors. The copy bandwidth is
+  measured in the same run with a STREAM-like copy (``np.copyto`` of two arrays well above the LLC,
+  best of several rounds, read + written bytes / time, write-allocate traffic not counted: STREAM's
   convention) on ``--threads`` threads. A STREAM "add" (two reads, one write) and a read-only
   (``sum``) figure, and the copy bandwidth at an in-cache size (32 MiB moved), are reported too.
 
 bound = max(popcount bound, memory bound); "% of bound" = bound / measured time (100% = at the
 roofline). The issue's target: every layer >= 50%; rows below it are marked.
 
-Timing reuses ``bench_binary_conv``: a one-node ONNX model per layer (the node with its exported
-initializers; the input X random normal; a residual distinct from X becomes an initializer, which
-the kernel reads like any input), one ORT session at a time with rep-deploy's custom-op library,
-IOBinding, warm-up, ``--rounds`` rounds; the table shows the fastest round (the machine is shared:
-the other rounds measure the neighbours), the JSON has min and median. The clock is the nominal one
+Timing reuses ``bench_binary_conv``: a one-node ONNX model per layer (the node with its
+initializers; the input X random normal, and the input's sign bits random bytes; a residual distinct
+from X becomes an initializer, which the kernel reads like any input), one ORT session at a time
+with rep-deploy's custom-op library, IOBinding, warm-up, ``--rounds`` rounds; the table shows the
+fastest round (the machine is shared: the other rounds measure the neighbours), the JSON has min and
+median. Alone, a node reads the same input every round, so what fits in the caches stays there;
+in the model the node before has just written it (``benchmarks/ab_latency.py --per-node`` times
+nodes in place). The clock is the nominal one
 from ``/proc/cpuinfo``'s model name (``@ 2.60GHz``), else ``lscpu``'s max MHz, else ``cpu MHz``
 (under KVM that is the TSC rate); its source is printed. Turbo above it makes the popcount bound
 optimistic, so a layer can exceed 100% of it.
 
 Usage:  python benchmarks/bench_roofline.py [--model rep-reactnet-a|reactnet-a] [--threads 1]
-            [--kernel PATH] [--rounds 15] [--seconds 0.4] [--onnx model.onnx]
-            [--json out/bench_roofline.json]
+            [--graph session|exported] [--kernel PATH] [--rounds 15] [--seconds 0.4]
+            [--onnx model.onnx] [--json out/bench_roofline.json]
 """
 from __future__ import annotations
 
@@ -63,7 +74,8 @@ import rep_deploy
 from rep_deploy import ops
 from rep_deploy.export.provenance import cpu_name
 from rep_deploy.inspect import value_shapes
-from rep_deploy.runtime import KERNEL_ENV, kernel_path
+from rep_deploy.link_signs import LINKED, RUNTIME_DOMAIN, X_SIGNS, link_signs
+from rep_deploy.runtime import KERNEL_ENV, kernel_path, make_session_options
 
 INPUT_SHAPE = (1, 3, 224, 224)
 TARGET = 0.5  # the issue's goal: every layer at >= 50% of its bound
@@ -155,35 +167,31 @@ def measure_bandwidth(threads: int, rounds: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ConvNode:
-    """One binary conv node of the export with what the roofline needs."""
+    """One binary conv node with what the roofline needs: the conv's geometry (as exported) and
+    the bytes the node must move at least once in the graph it runs in (``byte_counts``)."""
 
     name: str
     op_type: str
-    x_shape: tuple[int, ...]
-    y_shape: tuple[int, ...]
+    x_shape: tuple[int, ...]  # the conv's input, as exported
+    y_shape: tuple[int, ...]  # the conv's output (with its repeats), as exported
     w_shape: tuple[int, ...]  # packed: (accumulator channels, bytes per row)
     kernel: tuple[int, int]
     stride: tuple[int, int]
     group: int
     repeats: int
     splits: int
-    residual_shape: tuple[int, ...] | None
-    residual_is_input: bool
     residual_pool: tuple[int, int]
-    vector_bytes: int
+    byte_counts: dict[str, int]
+    # the node's own inputs and outputs in the graph it runs in, {name: (shape, numpy dtype)}:
+    # what its one-node model takes and gives
+    io_inputs: dict[str, tuple[tuple[int, ...], str]]
+    io_outputs: dict[str, tuple[tuple[int, ...], str]]
+    linked: dict[str, int]  # the session rewrite's attributes on it (x_repeats, y_pool, x_pooled)
 
     @property
     def macs(self) -> int:
         n, cin, ho, wo = self.x_shape[0], self.x_shape[1], self.y_shape[2], self.y_shape[3]
         return n * self.w_shape[0] * (cin // self.group) * self.kernel[0] * self.kernel[1] * ho * wo
-
-    @property
-    def byte_counts(self) -> dict[str, int]:
-        res = 0 if self.residual_shape is None or self.residual_is_input else \
-            4 * int(np.prod(self.residual_shape))
-        return {"input": 4 * int(np.prod(self.x_shape)), "weights": int(np.prod(self.w_shape)),
-                "output": 4 * int(np.prod(self.y_shape)), "residual": res,
-                "vectors": self.vector_bytes}
 
     @property
     def bytes(self) -> int:
@@ -198,8 +206,12 @@ class ConvNode:
         s += f"x{self.repeats}" if self.repeats > 1 else ""
         s += f" ({self.splits} parts)" if self.splits > 1 else ""
         s += f" @{self.x_shape[2]}->{self.y_shape[2]}"
-        if self.residual_pool != (1, 1):
+        if self.residual_pool != (1, 1) and not self.linked.get("x_pooled"):
             s += f" res pool {self.residual_pool[0]}"
+        if self.linked.get("x_pooled"):
+            s += " in pooled"
+        if self.linked.get("y_pool"):
+            s += " out pooled"
         return s
 
 
@@ -216,65 +228,124 @@ def _attrs(node: onnx.NodeProto) -> dict[str, Any]:
     return spec.resolve_attributes(given)
 
 
-def binary_nodes(model: onnx.ModelProto) -> list[tuple[onnx.NodeProto, ConvNode]]:
-    """Every node of ``ops.BINARY_OPS`` in graph order, with its shapes from one ORT run."""
-    shapes = value_shapes(model, INPUT_SHAPE)
-    inits = {t.name: t for t in model.graph.initializer}
+def _io(names: list[str], signs: int, shapes: dict[str, tuple[int, ...]],
+        skip: set[str]) -> dict[str, tuple[tuple[int, ...], str]]:
+    """{name: (shape, dtype)} of a node's inputs or outputs, but ``skip``; the one at place
+    ``signs`` holds sign bits (uint8), the others floats."""
+    return {n: (shapes[n], "uint8" if k == signs else "float32")
+            for k, n in enumerate(names) if n and n not in skip}
+
+
+def byte_counts(node: onnx.NodeProto, residual: str | None, shapes: dict[str, tuple[int, ...]],
+                inits: dict[str, onnx.TensorProto]) -> dict[str, int]:
+    """The bytes ``node`` must move at least once, from the shapes of its own inputs and outputs
+    in the graph it runs in: the float X read (once, also when it is the residual; not at all when
+    its sign bits come in ``X_signs`` and the residual is another tensor), its sign bits
+    (``X_signs``) read, the packed weights, the outputs written (Y as written: pooled under
+    ``y_pool``; ``Y_signs``), a residual distinct from X read (at the resolution it is read), and
+    the per-channel vectors (every other initializer input)."""
+    def size(name: str) -> int:
+        return int(np.prod(shapes[name])) if name else 0
+
+    x, x_signs = node.input[0], node.input[X_SIGNS] if len(node.input) > X_SIGNS else ""
+    x_read = not x_signs or residual == x
+    vectors = [i for k, i in enumerate(node.input) if k >= 2 and i and i != residual and i in inits]
+    return {"input": 4 * size(x) if x_read else 0, "input signs": size(x_signs),
+            "weights": int(np.prod(inits[node.input[1]].dims)),
+            "output": 4 * size(node.output[0]),
+            "output signs": size(node.output[1]) if len(node.output) > 1 else 0,
+            "residual": 4 * size(residual) if residual and residual != x else 0,
+            "vectors": sum(4 * int(np.prod(inits[v].dims)) for v in vectors)}
+
+
+def binary_nodes(model: onnx.ModelProto, session: bool = True,
+                 input_shape: tuple[int, ...] = INPUT_SHAPE
+                 ) -> tuple[onnx.ModelProto, list[tuple[onnx.NodeProto, ConvNode]]]:
+    """The graph the nodes run in and every binary conv node of it in graph order, with its shapes
+    from one ORT run. ``session``: the graph rep-deploy's sessions run (:func:`link_signs`: blocks
+    hand the next their sign bits, the stem's Repeat folds into the first block, and the blocks
+    before a stride-2 block write its pooled residual), else the exported graph as it is."""
+    shapes = value_shapes(model, input_shape)  # the conv geometry: as exported
+    graph = link_signs(model)[0] if session else model
+    run_shapes = value_shapes(graph, input_shape, make_session_options(1)) if session else shapes
+    exported = {n.name: n for n in model.graph.node}
+    inits = {t.name: t for t in graph.graph.initializer}
     found = []
-    for node in model.graph.node:
-        if node.domain != ops.DOMAIN or node.op_type not in ops.BINARY_OPS:
+    for node in graph.graph.node:
+        if not (node.domain == ops.DOMAIN and node.op_type in ops.BINARY_OPS
+                or node.domain == RUNTIME_DOMAIN and node.op_type == LINKED):
             continue
-        a = _attrs(node)
-        res_name = _residual_name(node)
-        vectors = [i for k, i in enumerate(node.input) if k >= 2 and i and i != res_name]
+        base = exported[node.name]
+        a = _attrs(base)
+        res_name = _residual_name(base, node)
+        linked = {at.name: int(at.i) for at in node.attribute
+                  if at.name in ("x_repeats", "y_pool", "x_pooled")}
         found.append((node, ConvNode(
-            name=node.name, op_type=node.op_type, x_shape=shapes[node.input[0]],
-            y_shape=shapes[node.output[0]], w_shape=tuple(inits[node.input[1]].dims),
+            name=node.name, op_type=node.op_type, x_shape=shapes[base.input[0]],
+            y_shape=shapes[base.output[0]], w_shape=tuple(inits[node.input[1]].dims),
             kernel=tuple(a["kernel_shape"]), stride=tuple(a["strides"]), group=int(a["group"]),
             repeats=int(a.get("repeats", 1)), splits=int(a.get("splits", 1)),
-            residual_shape=shapes.get(res_name) if res_name else None,
-            residual_is_input=res_name == node.input[0],
             residual_pool=tuple(a.get("residual_pool", (1, 1))),
-            vector_bytes=sum(4 * int(np.prod(inits[v].dims)) for v in vectors if v in inits))))
-    return found
+            byte_counts=byte_counts(node, res_name, run_shapes, inits),
+            io_inputs=_io(list(node.input), X_SIGNS, run_shapes, set(inits)),
+            io_outputs=_io(list(node.output), 1, run_shapes, set()), linked=linked)))
+    return graph, found
 
 
-def _residual_name(node: onnx.NodeProto) -> str | None:
-    """The residual input's name, from the op's schema (None: the op has none, or it is omitted)."""
-    names = ops.get(node.op_type).inputs
+def _residual_name(exported: onnx.NodeProto, node: onnx.NodeProto) -> str | None:
+    """The residual input's name in ``node`` (the exported node's schema places it; a linked
+    block keeps the inputs' places), or None: the op has none, or it is omitted."""
+    names = ops.get(exported.op_type).inputs
     index = names.index("residual") if "residual" in names else len(node.input)
     return node.input[index] if index < len(node.input) and node.input[index] else None
 
 
-def one_node_model(node: onnx.NodeProto, model: onnx.ModelProto, conv: ConvNode,
-                   rng: np.random.Generator) -> bytes:
-    """The node alone: graph input ``x`` (its X), output ``y``, its initializers, and a distinct
-    residual as a random initializer of the shape it has in the model."""
-    inits = {t.name: t for t in model.graph.initializer}
-    res_name = _residual_name(node)
-    tensors, inputs = [], []
-    for i in node.input:
-        if i == node.input[0]:
+def one_node_model(node: onnx.NodeProto, graph: onnx.ModelProto, conv: ConvNode,
+                   rng: np.random.Generator) -> tuple[bytes, dict[str, np.ndarray]]:
+    """The node alone, and its graph inputs other than ``x``: graph input ``x`` (its X), graph
+    outputs ``y`` (and ``y_signs`` when it writes them), its initializers, and as random tensors
+    of the shapes they have in the graph: its other non-initializer inputs (``x_signs``, as graph
+    inputs) and a residual distinct from X (an initializer, which the kernel reads like any
+    input)."""
+    inits = {t.name: t for t in graph.graph.initializer}
+    tensors, inputs, feeds, graph_inputs = [], [], {}, []
+    for k, i in enumerate(node.input):
+        if k == 0:
             inputs.append("x")
-        elif i in inits:
-            tensors.append(inits[i])
+        elif not i or i in inits:
             inputs.append(i)
-        elif i == res_name and conv.residual_shape is not None:
-            r = rng.standard_normal(conv.residual_shape).astype(np.float32)
-            tensors.append(numpy_helper.from_array(r, "residual"))
-            inputs.append("residual")
+            if i and i not in {t.name for t in tensors}:
+                tensors.append(inits[i])
+        elif i == node.input[0]:
+            inputs.append("x")  # the residual is X
         else:
-            inputs.append(i)  # "" (an omitted optional input)
-    copy = helper.make_node(node.op_type, inputs, ["y"], name=node.name, domain=node.domain)
+            shape, dtype = conv.io_inputs[i]
+            if dtype == "uint8":  # sign bits: any bits will do
+                name = "x_signs"
+                feeds[name] = rng.integers(0, 256, shape, dtype=np.uint8)
+                graph_inputs.append(helper.make_tensor_value_info(name, onnx.TensorProto.UINT8,
+                                                                  list(shape)))
+            else:
+                name = "residual"
+                tensors.append(numpy_helper.from_array(
+                    rng.standard_normal(shape).astype(np.float32), name))
+            inputs.append(name)
+    outputs = ["y", "y_signs"][:len(node.output)]
+    copy = helper.make_node(node.op_type, inputs, outputs, name=node.name, domain=node.domain)
     copy.attribute.extend(node.attribute)
-    graph = helper.make_graph(
+    x_shape = conv.io_inputs[node.input[0]][0]
+    out_types = [onnx.TensorProto.FLOAT, onnx.TensorProto.UINT8]
+    one_graph = helper.make_graph(
         [copy], "roofline",
-        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, list(conv.x_shape))],
-        [helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, None)], tensors)
-    one = helper.make_model(graph, opset_imports=ops.opset_imports(),
-                            functions=ops.function_protos({node.op_type}))
+        [helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, list(x_shape)), *graph_inputs],
+        [helper.make_tensor_value_info(o, t, None) for o, t in zip(outputs, out_types)], tensors)
+    custom = {node.op_type} if node.domain == ops.DOMAIN else set()
+    one = helper.make_model(one_graph, opset_imports=ops.opset_imports(),
+                            functions=ops.function_protos(custom))
+    if node.domain == RUNTIME_DOMAIN:
+        one.opset_import.append(helper.make_opsetid(RUNTIME_DOMAIN, 1))
     one.ir_version = ops.IR_VERSION
-    return one.SerializeToString()
+    return one.SerializeToString(), feeds
 
 
 # ---------------------------------------------------------------- roofline
@@ -362,17 +433,20 @@ def with_peak(rows: list[dict[str, Any]], peak_macs_per_s: float) -> dict[str, A
 
 # ---------------------------------------------------------------- main
 
-def time_layers(model: onnx.ModelProto, threads: int, seconds: float, rounds: int,
-                peak_macs_per_s: float, bandwidth: float) -> list[dict[str, Any]]:
+def time_layers(graph: onnx.ModelProto, nodes: list[tuple[onnx.NodeProto, ConvNode]],
+                threads: int, seconds: float, rounds: int, peak_macs_per_s: float,
+                bandwidth: float) -> list[dict[str, Any]]:
     """One session at a time (a second live pool would steal the measured one's core)."""
     rng = np.random.default_rng(0)
     rows = []
-    for node, conv in binary_nodes(model):
-        x = rng.standard_normal(conv.x_shape).astype(np.float32)
-        runner = Runner(one_node_model(node, model, conv, rng), threads, True, x)
-        if runner.output().shape != conv.y_shape:
-            raise RuntimeError(f"{conv.name}: output {runner.output().shape}, "
-                               f"expected {conv.y_shape}")
+    for node, conv in nodes:
+        x_shape = conv.io_inputs[node.input[0]][0]
+        x = rng.standard_normal(x_shape).astype(np.float32)
+        model, feeds = one_node_model(node, graph, conv, rng)
+        runner = Runner(model, threads, True, x, feeds)
+        expected = conv.io_outputs[node.output[0]][0]
+        if runner.output().shape != expected:
+            raise RuntimeError(f"{conv.name}: output {runner.output().shape}, expected {expected}")
         timing = measure(runner, seconds, rounds)
         del runner
         rows.append(roofline(conv, timing, peak_macs_per_s, bandwidth))
@@ -388,6 +462,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seconds", type=float, default=0.4, help="time per layer")
     ap.add_argument("--bw-rounds", type=int, default=5, help="rounds of each bandwidth loop")
     ap.add_argument("--onnx", help="use this export of --model instead of exporting now")
+    ap.add_argument("--graph", choices=("session", "exported"), default="session",
+                    help="time each node as rep-deploy's sessions run it (linked: sign bits from "
+                         "the block before, pooled pairs; the default) or as the file has it")
     ap.add_argument("--json", default="out/bench_roofline.json", help="where to write results")
     args = ap.parse_args(argv)
     if args.kernel:
@@ -413,11 +490,14 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as d:
             model = export(args.model, d)
     peak_macs_per_s = peak * ghz * 1e9 * args.threads
-    rows = time_layers(model, args.threads, args.seconds, args.rounds, peak_macs_per_s, copy_bw)
+    graph, nodes = binary_nodes(model, session=args.graph == "session")
+    rows = time_layers(graph, nodes, args.threads, args.seconds, args.rounds, peak_macs_per_s,
+                       copy_bw)
     total = totals(rows)
     load_after = os.getloadavg()
 
-    title = (f"{args.model} @224: {path}, {args.threads} thread(s), {ghz:.2f} GHz, copy "
+    title = (f"{args.model} @224 ({args.graph} graph): {path}, {args.threads} thread(s), "
+             f"{ghz:.2f} GHz, copy "
              f"{copy_bw / 1e9:.1f} GB/s; min of {args.rounds} rounds; "
              f"load avg {load_before[0]:.1f} -> {load_after[0]:.1f}")
     print_table(rows, total, title)
@@ -435,7 +515,8 @@ def main(argv: list[str] | None = None) -> int:
            "kernel_env": os.environ.get(KERNEL_ENV), "machine": cpu_name(), "ghz_nominal": ghz,
            "ghz_source": ghz_source, "peak_macs_per_cycle_per_core": peak,
            "measured_peak_macs_per_s_per_core": meas, "measured_peak_source": meas_source,
-           "threads": args.threads, "rounds": args.rounds, "seconds_per_layer": args.seconds,
+           "graph": args.graph, "threads": args.threads, "rounds": args.rounds,
+           "seconds_per_layer": args.seconds,
            "statistic_for_fraction": "min", "target_fraction": TARGET, "bandwidth": bw,
            "ort_version": ort.__version__, "load_average_before": load_before,
            "load_average_after": load_after, "layers": rows, "totals": total}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -10,6 +10,9 @@ import onnx
 from rep_deploy import ops
 from rep_deploy.export.finalize import op_histogram, read_metadata
 from rep_deploy.onnx_file import read_onnx
+
+if TYPE_CHECKING:
+    import onnxruntime
 
 __all__ = ["describe", "value_shapes"]
 
@@ -59,12 +62,15 @@ def describe(path: str | os.PathLike[str]) -> dict[str, Any]:
     }
 
 
-def value_shapes(model: onnx.ModelProto, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+def value_shapes(model: onnx.ModelProto, input_shape: tuple[int, ...],
+                 options: onnxruntime.SessionOptions | None = None) -> dict[str, tuple[int, ...]]:
     """Every value's shape, from one ONNX Runtime run on a zero batch of ``input_shape``.
 
     ONNX shape inference does not see through the custom ops, so the shapes that the TFLite lowering
     and the OPs counter need come from running the model (its custom ops run their function bodies;
-    the one graph input takes ``input_shape``).
+    the one graph input takes ``input_shape``). ``options``: session options to run it with, e.g.
+    :func:`rep_deploy.runtime.make_session_options` for a session graph whose runtime-domain ops
+    only the kernel library implements.
     """
     import onnxruntime as ort
 
@@ -78,7 +84,8 @@ def value_shapes(model: onnx.ModelProto, input_shape: tuple[int, ...]) -> dict[s
             if name and name not in known:
                 probe.graph.output.append(helper.make_empty_tensor_value_info(name))
                 known.add(name)
-    sess = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+    sess = ort.InferenceSession(probe.SerializeToString(), options,
+                                providers=["CPUExecutionProvider"])
     names = [o.name for o in sess.get_outputs()]
     values = sess.run(names, {sess.get_inputs()[0].name: np.zeros(input_shape, np.float32)})
     return {n: tuple(v.shape) for n, v in zip(names, values)}

@@ -41,7 +41,8 @@ from rep_deploy import ops
 RUNTIME_DOMAIN = "rep_deploy.runtime"
 LINKED = "BinaryConvBlockLinked"
 _BLOCK_INPUTS = 9  # X, W, threshold, mul, add, residual, pre, slope, post
-_X, _THRESHOLD, _RESIDUAL, _SIGN_THRESHOLD, _X_SIGNS = 0, 2, 5, 9, 10
+X_SIGNS = 10  # a linked block's input X_signs (uint8); its output 1 is Y_signs
+_X, _THRESHOLD, _RESIDUAL, _SIGN_THRESHOLD, _X_SIGNS = 0, 2, 5, 9, X_SIGNS
 
 
 class Rewrites(NamedTuple):
