@@ -42,7 +42,7 @@ RUNTIME_DOMAIN = "rep_deploy.runtime"
 LINKED = "BinaryConvBlockLinked"
 _BLOCK_INPUTS = 9  # X, W, threshold, mul, add, residual, pre, slope, post
 X_SIGNS = 10  # a linked block's input X_signs (uint8); its output 1 is Y_signs
-_X, _THRESHOLD, _RESIDUAL, _SIGN_THRESHOLD, _X_SIGNS = 0, 2, 5, 9, X_SIGNS
+_X, _THRESHOLD, _RESIDUAL, _SIGN_THRESHOLD = 0, 2, 5, 9
 
 
 class Rewrites(NamedTuple):
@@ -147,7 +147,7 @@ def link_signs(model: onnx.ModelProto, pool: bool = True) -> tuple[onnx.ModelPro
         if i not in linked:
             linked.add(i)
             nodes[i].domain, nodes[i].op_type = RUNTIME_DOMAIN, LINKED
-            nodes[i].input.extend([""] * (_X_SIGNS + 1 - len(nodes[i].input)))
+            nodes[i].input.extend([""] * (X_SIGNS + 1 - len(nodes[i].input)))
 
     for r, b in folds:
         make_linked(b)
@@ -166,7 +166,7 @@ def link_signs(model: onnx.ModelProto, pool: bool = True) -> tuple[onnx.ModelPro
         taken.add(signs)
         nodes[p].input[_SIGN_THRESHOLD] = nodes[c].input[_THRESHOLD]
         nodes[p].output.append(signs)
-        nodes[c].input[_X_SIGNS] = signs
+        nodes[c].input[X_SIGNS] = signs
         if pool and _pools_only_even_maps(nodes[c]):
             pools += 1
             nodes[p].attribute.append(onnx.helper.make_attribute("y_pool", 1))
