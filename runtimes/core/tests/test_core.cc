@@ -199,6 +199,23 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
     for (float& v : big_residual) v = std::uniform_real_distribution<float>(-3.0f, 3.0f)(rng);
     block.residual = big_residual.data();
   }
+  // the RPReLU select's edges, on one channel in 4: slopes 0, -0, 1 and just above, negative and
+  // NaN; channels where u is -0 wherever the residual is -0, and so is y (mul, add, pre and post
+  // -0: acc * -0 is -0 for acc >= 0), so a select that gets the sign of a zero wrong shows (a
+  // blend on u's sign bit instead of u >= 0 fails 425 checks here, none without these); a few -0
+  // and NaN residuals
+  const float edge_slopes[] = {0.0f, -0.0f, 1.0f, std::nextafter(1.0f, 2.0f), -0.25f,
+                               std::numeric_limits<float>::quiet_NaN()};
+  for (size_t j = 0; j < slope.size(); ++j) {
+    if (side() % 4) continue;
+    slope[j] = edge_slopes[side() % 6];
+    if (side() % 2) mul[j] = add[j] = pre[j] = post[j] = -0.0f;
+  }
+  for (std::vector<float>* r : {&residual, &big_residual})
+    for (float& v : *r) {
+      const uint64_t e = side() % 64;
+      v = e == 0 ? -0.0f : e == 1 ? std::numeric_limits<float>::quiet_NaN() : v;
+    }
   std::vector<float> want_plain(want_acc.size()), want_fused(ysize), want_block(ysize);
   reference_output(s, want_acc.data(), plain, want_plain.data());
   reference_output(s, want_acc.data(), fused, want_fused.data());
