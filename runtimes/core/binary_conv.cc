@@ -129,16 +129,18 @@ int64_t res_channels(const ConvShape& s, const OutputTransform& t) {
   return t.residual_channels ? t.residual_channels : s.cout * t.repeats;
 }
 
-// One GEMM tile: output pixels [f0, f0 + npix) (npix <= 64) of image n's flattened plane x the
-// 64-channel chunk occ of group g; then the exact accumulator and the output transform.
-void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int64_t npix) {
+// One GEMM tile's exact accumulators: output pixels [f0, f0 + npix) (npix <= 64) of image n's
+// flattened plane x the 64-channel chunk occ of group g, into acc[l * 64 + p]; returns its lanes.
+// The input is J.xp in its padded layout, or, given tile_x, the tile's pixels packed side by side
+// (tile_x[p * words + q]: a 1x1 conv without padding or stride, binary_block_pair_forward's C).
+int64_t gemm_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int64_t npix,
+                  const uint64_t* tile_x, int32_t* acc) {
   const ConvShape& s = *J.s;
   const int64_t words = s.a.group * s.cw;
   const int64_t nocb = s.nocb();
   const int64_t ob0 = occ * J.ocb_per_task, nob = std::min(J.ocb_per_task, nocb - ob0);
   const int64_t stride = nob * 8;
   alignas(64) int32_t cnt[kPixPerTask * kOcbPerTask * 8];
-  alignas(64) int32_t acc[kOcbPerTask * 8 * 64];
 
   BgemmTask bt;
   bt.x_pix_stride = s.a.sw * words;
@@ -148,8 +150,12 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
   bt.w = J.w->bits.data() + (g * nocb + ob0) * bt.kwords * 8;
   bt.nocb = nob;
   bt.cnt_stride = stride;
+  if (tile_x) {
+    bt.x = tile_x + g * s.cw, bt.npix = npix, bt.cnt = cnt;
+    J.k->bgemm(bt);
+  }
   // one GEMM call per output-row segment of the tile (pixel stride is constant within a row)
-  for (int64_t p = 0; p < npix;) {
+  for (int64_t p = 0; !tile_x && p < npix;) {
     const int64_t yo = (f0 + p) / s.wo, xo = (f0 + p) % s.wo;
     const int64_t seg = std::min(npix - p, s.wo - xo);
     bt.x = J.xp + ((n * s.hp + yo * s.a.sh) * s.wp + xo * s.a.sw) * words + g * s.cw;
@@ -168,38 +174,53 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
   // with no padding every tap is in bounds (the output-size rule guarantees it)
   const bool padded = s.a.pt || s.a.pl || s.a.pb || s.a.pr;
   if (s.a.pad_value == 0 && padded) correct_zero_padding(s, *J.w, f0, npix, oc0, nl, acc);
+  return nl;
+}
 
+// The output transform (J.t) of a tile's accumulators, writing Y at J.y (or pooled): pairs holds
+// the pooled pixel pairs (TileOut::pool_pairs) when J.t->pool_y.
+TileOut tile_out(const Job& J, int64_t n, int64_t oc0, int64_t nl, int64_t f0, int64_t npix,
+                 const int32_t* acc, int32_t* pairs) {
+  const ConvShape& s = *J.s;
+  const OutputTransform& t = *J.t;
+  TileOut o;
+  o.acc = acc, o.nl = nl, o.npix = npix;
+  o.oc0 = oc0, o.repeats = t.repeats, o.chan = J.chan;
+  o.plane = o.res_plane = s.ho * s.wo;
+  o.y = J.y ? J.y + n * s.cout * t.repeats * o.plane + f0 : nullptr;  // null: the pair's Y1
+  o.res = t.residual ? t.residual + n * res_channels(s, t) * o.plane + f0 : nullptr;
+  o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
+  o.sign_threshold = t.sign_threshold;
+  o.sign_stride = plane_words(s.ho, s.wo);
+  o.signs = t.signs ? t.signs + n * s.cout * t.repeats * o.sign_stride + f0 / 64 : nullptr;
+  o.pool = nullptr, o.pool_plane = 0, o.pool_pairs = nullptr;
+  if (t.pool_y) {
+    o.y = nullptr;
+    o.pool_plane = (s.ho / 2) * (s.wo / 2);
+    o.pool = J.y + n * s.cout * t.repeats * o.pool_plane;
+    for (int64_t k = 0; k < npix / 2; ++k) {  // f0 and Wo even: pixel 2k starts a pair
+      const int64_t yo = (f0 + 2 * k) / s.wo, xo = (f0 + 2 * k) % s.wo;
+      pairs[k] = int32_t((yo / 2) * (s.wo / 2) + xo / 2) | (yo % 2 ? kPoolBottom : 0);
+    }
+    o.pool_pairs = pairs;
+  }
+  return o;
+}
+
+// One GEMM tile, then its exact accumulators (tests) or its output transform.
+void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int64_t npix) {
+  alignas(64) int32_t acc[kOcbPerTask * 8 * 64];
+  const int64_t nl = gemm_tile(J, n, g, occ, f0, npix, nullptr, acc);
+  const int64_t oc0 = g * J.s->cout_g + occ * J.ocb_per_task * 8;
   if (J.acc_out) {
     for (int64_t l = 0; l < nl; ++l) {
-      int32_t* dst = J.acc_out + (n * s.cout + oc0 + l) * s.ho * s.wo + f0;
+      int32_t* dst = J.acc_out + (n * J.s->cout + oc0 + l) * J.s->ho * J.s->wo + f0;
       for (int64_t p = 0; p < npix; ++p) dst[p] = acc[l * 64 + p];
     }
-  } else {
-    const OutputTransform& t = *J.t;
-    TileOut o;
-    o.acc = acc, o.nl = nl, o.npix = npix;
-    o.oc0 = oc0, o.repeats = t.repeats, o.chan = J.chan;
-    o.plane = s.ho * s.wo;
-    o.y = J.y + n * s.cout * t.repeats * o.plane + f0;
-    o.res = t.residual ? t.residual + n * res_channels(s, t) * o.plane + f0 : nullptr;
-    o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
-    o.sign_threshold = t.sign_threshold;
-    o.sign_stride = plane_words(s.ho, s.wo);
-    o.signs = t.signs ? t.signs + n * s.cout * t.repeats * o.sign_stride + f0 / 64 : nullptr;
-    o.pool = nullptr, o.pool_plane = 0, o.pool_pairs = nullptr;
-    int32_t pairs[kPixPerTask / 2];
-    if (t.pool_y) {
-      o.y = nullptr;
-      o.pool_plane = (s.ho / 2) * (s.wo / 2);
-      o.pool = J.y + n * s.cout * t.repeats * o.pool_plane;
-      for (int64_t k = 0; k < npix / 2; ++k) {  // f0 and Wo even: pixel 2k starts a pair
-        const int64_t yo = (f0 + 2 * k) / s.wo, xo = (f0 + 2 * k) % s.wo;
-        pairs[k] = int32_t((yo / 2) * (s.wo / 2) + xo / 2) | (yo % 2 ? kPoolBottom : 0);
-      }
-      o.pool_pairs = pairs;
-    }
-    J.k->write_tile(o);
+    return;
   }
+  int32_t pairs[kPixPerTask / 2];
+  J.k->write_tile(tile_out(J, n, oc0, nl, f0, npix, acc, pairs));
 }
 
 void conv_task(void* usr, size_t idx) {  // one tile, or the tiles of pool_span pixels in order
@@ -228,28 +249,52 @@ int64_t pool_span(const ConvShape& s) {
   return std::min(64 / a * 2 * s.wo, s.ho * s.wo);
 }
 
-void run(const ConvShape& s, const float* x, int64_t x_channels, const float* threshold,
-         const uint64_t* x_signs, const PackedWeights& w, const Kernel& k, const OutputTransform* t,
-         float* y, int32_t* acc_out, const ParallelRunner& par) {
-  if (s.n == 0) return;
+// Word offset of each dot-product word from a pixel's first tap word (BgemmTask::koff).
+std::vector<int64_t> tap_offsets(const ConvShape& s) {
   std::vector<int64_t> koff(size_t(s.kwords()));
   const int64_t words = s.a.group * s.cw;
   for (int64_t i = 0; i < s.a.kh; ++i)
     for (int64_t j = 0; j < s.a.kw; ++j)
       for (int64_t q = 0; q < s.cw; ++q)
         koff[size_t((i * s.a.kw + j) * s.cw + q)] = (i * s.a.dh * s.wp + j * s.a.dw) * words + q;
-  // output and residual channel of every (accumulator channel, copy): j = split*m*R + r*m + i
-  std::vector<int64_t> chan;
-  if (t) {
-    const int64_t m = s.cout / t->splits, cr = res_channels(s, *t);
-    chan.resize(size_t(s.cout * t->repeats * 2));
-    for (int64_t oc = 0; oc < s.cout; ++oc)
-      for (int64_t r = 0; r < t->repeats; ++r) {
-        const int64_t j = oc / m * m * t->repeats + r * m + oc % m;
-        chan[size_t((oc * t->repeats + r) * 2)] = j;
-        chan[size_t((oc * t->repeats + r) * 2 + 1)] = j % cr;
-      }
-  }
+  return koff;
+}
+
+// Output and residual channel of every (accumulator channel, copy): j = split*m*R + r*m + i
+// (TileOut::chan).
+std::vector<int64_t> channel_map(const ConvShape& s, const OutputTransform& t) {
+  std::vector<int64_t> chan(size_t(s.cout * t.repeats * 2));
+  const int64_t m = s.cout / t.splits, cr = res_channels(s, t);
+  for (int64_t oc = 0; oc < s.cout; ++oc)
+    for (int64_t r = 0; r < t.repeats; ++r) {
+      const int64_t j = oc / m * m * t.repeats + r * m + oc % m;
+      chan[size_t((oc * t.repeats + r) * 2)] = j;
+      chan[size_t((oc * t.repeats + r) * 2 + 1)] = j % cr;
+    }
+  return chan;
+}
+
+// The packing passes (sign rows, then per-pixel words) of job's input into buffers that *planes
+// and *xp own; job.planes and job.xp point into them.
+void pack_input(Job& job, const ParallelRunner& par, WordBuffer* planes, WordBuffer* xp) {
+  const ConvShape& s = *job.s;
+  const bool pack_from_signs = job.x_signs && packs_from_flat_signs(s);
+  planes->resize(pack_from_signs ? 0 : sign_plane_words(s));
+  xp->resize(packed_activation_words(s));
+  job.planes = planes->data(), job.xp = xp->data();
+  // Sign tasks of >= ~16K floats: one task per small plane (7x7) would be mostly scheduling.
+  job.sign_chunk = std::max<int64_t>(1, kSignTaskFloats / (s.h * s.w));
+  if (!pack_from_signs)  // else the pack step reads x_signs itself
+    par.run(sign_task, size_t((s.n * s.cin + job.sign_chunk - 1) / job.sign_chunk), &job);
+  par.run(pack_task, size_t(s.n * s.hp), &job);
+}
+
+void run(const ConvShape& s, const float* x, int64_t x_channels, const float* threshold,
+         const uint64_t* x_signs, const PackedWeights& w, const Kernel& k, const OutputTransform* t,
+         float* y, int32_t* acc_out, const ParallelRunner& par) {
+  if (s.n == 0) return;
+  const std::vector<int64_t> koff = tap_offsets(s);
+  const std::vector<int64_t> chan = t ? channel_map(s, *t) : std::vector<int64_t>();
   const int64_t pix_per_task = t && t->pool_y ? pool_span(s) : kPixPerTask;
   const int64_t pix_chunks = (s.ho * s.wo + pix_per_task - 1) / pix_per_task;
   const auto oc_chunks = [&](int64_t ocb) { return (s.nocb() + ocb - 1) / ocb; };
@@ -260,16 +305,51 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
                           ? kOcbPerTask / 2 : kOcbPerTask;
   Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
           koff.data(), t, chan.data(), y, acc_out, ocb, pix_per_task, oc_chunks(ocb), pix_chunks, 0};
-  const bool pack_from_signs = x_signs && packs_from_flat_signs(s);
-  WordBuffer planes(pack_from_signs ? 0 : sign_plane_words(s));
-  WordBuffer xp(packed_activation_words(s));
-  job.planes = planes.data(), job.xp = xp.data();
-  // Sign tasks of >= ~16K floats: one task per small plane (7x7) would be mostly scheduling.
-  job.sign_chunk = std::max<int64_t>(1, kSignTaskFloats / (s.h * s.w));
-  if (!pack_from_signs)  // else the pack step reads x_signs itself
-    par.run(sign_task, size_t((s.n * s.cin + job.sign_chunk - 1) / job.sign_chunk), &job);
-  par.run(pack_task, size_t(s.n * s.hp), &job);
+  WordBuffer planes, xp;
+  pack_input(job, par, &planes, &xp);
   par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * job.pix_chunks), &job);
+}
+
+// binary_block_pair_forward's tiles: 64 pixels of image n, every channel of P, then of C.
+void pair_tile(const Job& P, const Job& C, int64_t n, int64_t f0) {
+  const int64_t npix = std::min(kPixPerTask, P.s->ho * P.s->wo - f0);
+  const int64_t y1_channels = C.s->cin;
+  // Y1's tile and its sign words, held aside for C: 64 floats per channel (64 KB for 256 channels,
+  // in L2), one word per channel; per thread, reused by every tile the thread runs
+  thread_local std::vector<float> y1;
+  thread_local std::vector<uint64_t> y1_signs, xc;
+  y1.resize(size_t(y1_channels * kPixPerTask));
+  y1_signs.resize(size_t(y1_channels));
+  xc.resize(size_t(kPixPerTask * C.s->cw));
+  alignas(64) int32_t acc[kOcbPerTask * 8 * 64];
+  int32_t pairs[kPixPerTask / 2];
+  for (int64_t occ = 0; occ < P.oc_chunks; ++occ) {
+    const int64_t nl = gemm_tile(P, n, 0, occ, f0, npix, nullptr, acc);
+    TileOut o = tile_out(P, n, occ * P.ocb_per_task * 8, nl, f0, npix, acc, pairs);
+    o.y = y1.data(), o.plane = kPixPerTask;
+    o.signs = y1_signs.data(), o.sign_stride = 1;
+    P.k->write_tile(o);
+  }
+  // C's input for these pixels: its sign words transposed, 64 channels at a time
+  for (int64_t b = 0; b < C.s->cw; ++b)
+    C.k->transpose_bits(y1_signs.data() + b * 64, 1, int(std::min<int64_t>(64, y1_channels - b * 64)),
+                        int(npix), xc.data() + b, C.s->cw);
+  for (int64_t occ = 0; occ < C.oc_chunks; ++occ) {
+    const int64_t nl = gemm_tile(C, n, 0, occ, f0, npix, xc.data(), acc);
+    TileOut o = tile_out(C, n, occ * C.ocb_per_task * 8, nl, f0, npix, acc, pairs);
+    o.res = y1.data(), o.res_plane = kPixPerTask;
+    C.k->write_tile(o);
+  }
+}
+
+// binary_block_pair_forward's tasks: C's pixel chunk pc of image n (C.pix_per_task pixels: a tile,
+// or whole rows of pooling windows when C writes Y pooled), tile by tile in order.
+void pair_task(void* usr, size_t i) {
+  const Job& P = static_cast<const Job*>(usr)[0];
+  const Job& C = static_cast<const Job*>(usr)[1];
+  const int64_t n = int64_t(i) / C.pix_chunks, pc = int64_t(i) % C.pix_chunks;
+  const int64_t end = std::min((pc + 1) * C.pix_per_task, C.s->ho * C.s->wo);
+  for (int64_t f0 = pc * C.pix_per_task; f0 < end; f0 += kPixPerTask) pair_tile(P, C, n, f0);
 }
 
 struct PoolJob {
@@ -311,13 +391,11 @@ void pool_plane_task(void* usr, size_t i) {
   }
 }
 
-}  // namespace
-
-void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
-                         const PackedWeights& w, const Kernel& k, const OutputTransform& t,
-                         float* y, const ParallelRunner& par, const uint64_t* x_signs,
-                         int64_t x_channels) {
-  if ((t.residual && !t.add) || (t.pre && (!t.residual || !t.slope || !t.post)))
+// Throws std::invalid_argument when t does not fit a call of shape s (or x_channels does not).
+// has_residual: whether the transform reads a residual (t.residual, or the pair's Y1).
+void check_transform(const ConvShape& s, const OutputTransform& t, bool has_residual,
+                     int64_t x_channels) {
+  if ((has_residual && !t.add) || (t.pre && (!has_residual || !t.slope || !t.post)))
     throw std::invalid_argument("OutputTransform: residual needs add, RPReLU needs all of them");
   const int64_t cy = s.cout * t.repeats;
   if (t.splits < 1 || s.cout % t.splits || t.residual_channels < 0 ||
@@ -333,7 +411,17 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
     throw std::invalid_argument("OutputTransform: pool_y needs an even output height and width "
                                 "(and fewer than 2^30 pooled pixels)");
   if (x_channels < 0 || (x_channels && s.cin % x_channels))
-    throw std::invalid_argument("binary_conv_forward: x_channels must divide cin");
+    throw std::invalid_argument("x_channels must divide cin");
+}
+
+}  // namespace
+
+void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
+                         const PackedWeights& w, const Kernel& k, const OutputTransform& t,
+                         float* y, const ParallelRunner& par, const uint64_t* x_signs,
+                         int64_t x_channels) {
+  check_transform(s, t, t.residual != nullptr, x_channels);
+  const int64_t cy = s.cout * t.repeats;
   if (t.residual && t.pooled()) {
     // Pool first (pool_plane_task), then run the conv with the pooled planes as a plain residual.
     // When the residual is not tiled (Cr = Cout * repeats, ReActNet's downsampling blocks), the
@@ -350,6 +438,50 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
     return;
   }
   run(s, x, x_channels, threshold, x_signs, w, k, &t, y, nullptr, par);
+}
+
+void binary_block_pair_forward(const ConvShape& sp, const float* x, const float* threshold,
+                               const PackedWeights& wp, const OutputTransform& tp,
+                               const ConvShape& sc, const float* c_threshold,
+                               const PackedWeights& wc, const OutputTransform& tc, const Kernel& k,
+                               float* y, const ParallelRunner& par, const uint64_t* x_signs,
+                               int64_t x_channels) {
+  const int64_t y1_channels = sp.cout * tp.repeats;
+  if (sp.a.group != 1 || sc.a.group != 1 || sc.a.kh != 1 || sc.a.kw != 1 || sc.a.sh != 1 ||
+      sc.a.sw != 1 || sc.a.pt || sc.a.pl || sc.a.pb || sc.a.pr || sc.n != sp.n ||
+      sc.cin != y1_channels || sc.h != sp.ho || sc.w != sp.wo)
+    throw std::invalid_argument("binary_block_pair_forward: C must be a 1x1 conv (stride 1, no "
+                                "padding, one group) of P's output");
+  if (tp.pool_y || tp.pooled() || tp.signs || tc.residual || tc.pooled())
+    throw std::invalid_argument("binary_block_pair_forward: P writes no sign bits or pooled Y of "
+                                "its own and pools no residual; C's residual is Y1 (tc.residual "
+                                "null)");
+  check_transform(sp, tp, tp.residual != nullptr, x_channels);
+  check_transform(sc, tc, true, 0);
+  if (res_channels(sc, tc) != y1_channels)
+    throw std::invalid_argument("binary_block_pair_forward: C's residual channels must be Y1's");
+  if (!k.bgemm)
+    throw std::invalid_argument("binary_block_pair_forward: needs an optimized kernel path");
+  if (sp.n == 0) return;
+  // P writes Y1's tile and its sign bits at C's thresholds (C's input, packed by the pair task)
+  const std::vector<float> zero(c_threshold ? 0 : size_t(y1_channels), 0.0f);
+  OutputTransform p_out = tp;
+  p_out.sign_threshold = c_threshold ? c_threshold : zero.data();
+  OutputTransform c_out = tc;  // its residual: Y1's tile (TileOut::res, set per tile)
+  const std::vector<int64_t> koff_p = tap_offsets(sp), koff_c = tap_offsets(sc);
+  const std::vector<int64_t> chan_p = channel_map(sp, p_out), chan_c = channel_map(sc, c_out);
+  const int64_t pix_per_task = tc.pool_y ? pool_span(sc) : kPixPerTask;
+  const int64_t pix_chunks = (sc.ho * sc.wo + pix_per_task - 1) / pix_per_task;
+  const auto chunks = [](const ConvShape& s) { return (s.nocb() + kOcbPerTask - 1) / kOcbPerTask; };
+  Job jobs[2] = {
+      {&sp, &wp, &k, x, threshold, x_signs, x_channels ? x_channels : sp.cin, nullptr, nullptr,
+       koff_p.data(), &p_out, chan_p.data(), nullptr, nullptr, kOcbPerTask, kPixPerTask,
+       chunks(sp), 0, 0},
+      {&sc, &wc, &k, nullptr, nullptr, nullptr, sc.cin, nullptr, nullptr, koff_c.data(), &c_out,
+       chan_c.data(), y, nullptr, kOcbPerTask, pix_per_task, chunks(sc), pix_chunks, 0}};
+  WordBuffer planes, xp;
+  pack_input(jobs[0], par, &planes, &xp);
+  par.run(pair_task, size_t(sp.n * pix_chunks), jobs);
 }
 
 void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,

@@ -86,6 +86,21 @@ void binary_conv_forward(const ConvShape& s, const float* x, const float* thresh
                          float* y, const ParallelRunner& par, const uint64_t* x_signs = nullptr,
                          int64_t x_channels = 0);
 
+// Two blocks as one: P (any conv of one group, x, threshold, x_signs and x_channels as in
+// binary_conv_forward) and C, a 1x1 conv (stride 1, no padding, one group) of P's output Y1,
+// binarized at c_threshold (null: 0) and also C's residual (tc.residual must be null; tiled by
+// tc.residual_channels as usual). y gets what binary_conv_forward(C) of binary_conv_forward(P)
+// would write, bit for bit, C's sign bits (tc.signs) included; Y1 itself is never written. Tile by
+// tile (64 pixels, every channel of P, then of C) so that Y1's floats stay in cache: at
+// RepBNN widths a 56x56 Y1 is 3.2 MB, written and re-read through L3 otherwise. P may not write
+// signs or a pooled Y of its own (tp.signs, tp.pool_y) or pool its residual; needs k.bgemm.
+void binary_block_pair_forward(const ConvShape& sp, const float* x, const float* threshold,
+                               const PackedWeights& wp, const OutputTransform& tp,
+                               const ConvShape& sc, const float* c_threshold,
+                               const PackedWeights& wc, const OutputTransform& tc, const Kernel& k,
+                               float* y, const ParallelRunner& par,
+                               const uint64_t* x_signs = nullptr, int64_t x_channels = 0);
+
 // Same, returning only the int32 accumulators (N, cout, Ho, Wo): for tests.
 void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,
                              const PackedWeights& w, const Kernel& k, int32_t* acc,

@@ -54,7 +54,7 @@ void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int6
 // The output transform of one GEMM tile (see OutputTransform in binary_conv.h for the float steps):
 // for l < nl, r < repeats, p < npix, with j and c the output and residual channel of accumulator
 // channel oc0 + l, copy r (from the channel map: splits and a tiled residual, see binary_conv.h),
-//   y[j * plane + p] = f_j(float(acc[l * 64 + p]), res[c * plane + p])
+//   y[j * plane + p] = f_j(float(acc[l * 64 + p]), res[c * res_plane + p])
 // where f_j applies, each rounded once and in this order: * mul[j]; + add[j] (add set);
 // + res (res set; only together with add); RPReLU with pre/slope/post[j] (pre set; only together
 // with res). Vector and scalar implementations give identical bits: IEEE float32 conversion,
@@ -68,8 +68,10 @@ struct TileOut {
   const int64_t* chan;
   int64_t plane;       // floats between consecutive output channels (Ho * Wo)
   float* y;            // output channel 0 of this image, at the tile's first pixel
-  const float* res;    // residual, same layout as y (channel c at res + c * plane), or null;
-                       // it may be y itself (binary_conv_forward's pooled residual)
+  const float* res;    // residual (channel c at res + c * res_plane), or null; it may be y itself
+                       // (binary_conv_forward's pooled residual)
+  int64_t res_plane;   // floats between consecutive residual channels: plane, or 64 when the
+                       // residual is a tile held aside (binary_block_pair_forward's Y1)
   const float* mul;    // [cout * repeats]
   const float* add;    // [cout * repeats] or null
   const float* pre;    // [cout * repeats] or null (RPReLU: pre, slope and post)
@@ -105,7 +107,7 @@ static inline int64_t tile_residual_channel(const TileOut& t, int64_t r, int64_t
 // The residual row of lane l, copy r (null without a residual).
 static inline const float* tile_residual(const TileOut& t, int64_t r, int64_t l) {
   if (!t.res) return nullptr;
-  return t.res + tile_residual_channel(t, r, l) * t.plane;
+  return t.res + tile_residual_channel(t, r, l) * t.res_plane;
 }
 
 // One pixel pair of a pooled output (TileOut::pool): e = pool_pairs[k], a and b its two values. The

@@ -3,9 +3,13 @@
 // default, best of N per layer by thread CPU time. For tuning the whole-network binary part;
 // benchmarks/bench_end_to_end.py is the real end-to-end benchmark.
 // Usage: bench_model [--model rep|base] [--kernel NAME] [--reps N] [--threads T] [--layer I] [--pool-y]
+//                    [--pairs]
 // (--layer: only the I-th layer of the list, e.g. to profile it alone under perf; --pool-y: as a
 // linked session runs them, the layer before each stride-2 block writes that block's pooled
-// residual (OutputTransform::pool_y) and the stride-2 block reads it as is)
+// residual (OutputTransform::pool_y) and the stride-2 block reads it as is; --pairs: each block's
+// 3x3 and 1x1 (layers 2i, 2i + 1; --layer picks the 3x3) linked as a session runs them, then fused
+// by binary_block_pair_forward, side by side)
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -64,13 +68,58 @@ void par_call(void* self, void (*fn)(void*, size_t), size_t total, void* usr) {
   for (auto& t : ts) t.join();
 }
 
+// One layer's call as bench_model runs it: shape, weights, output transform and buffers (the
+// transform points into the buffers: build it in place, do not copy it).
+struct LayerCall {
+  ConvShape s;
+  PackedWeights pw;
+  OutputTransform t;
+  std::vector<float> x, y, res, thr, vec, slope;
+};
+
+// Layer li of all, with random data; pool_y: as a linked session runs it (the layer before a
+// stride-2 block writes that block's pooled residual, which the block reads as is).
+bool make_call(const std::vector<Layer>& all, size_t li, bool pool_y, std::mt19937_64& rng,
+               LayerCall* c) {
+  const Layer& l = all[li];
+  ConvAttrs a;
+  a.kh = a.kw = l.k;
+  a.sh = a.sw = l.stride;
+  a.pt = a.pl = a.pb = a.pr = l.k / 2;
+  // as exported: the channel-doubling pair is one op (splits 2, the shortcut tiled), and the
+  // stride-2 block pools its full-resolution shortcut inside the op (residual_pool 2x2)
+  const int64_t splits = l.count, cout = l.cout * splits;
+  if (!make_conv_shape(a, 1, l.cin, l.hw, l.hw, cout, &c->s).empty()) return false;
+  const ConvShape& s = c->s;
+  const int64_t cy = cout * l.repeats, res_c = cy / splits;
+  const bool pooled_residual = l.stride == 2 && !pool_y;
+  const int64_t res_hw = pooled_residual ? l.hw : s.ho;
+  c->x.resize(size_t(l.cin * l.hw * l.hw)), c->y.resize(size_t(cy * s.ho * s.wo));
+  c->res.resize(size_t(res_c * res_hw * res_hw));
+  for (float& v : c->x) v = float(int(rng() % 200) - 100) * 0.01f;
+  for (float& v : c->res) v = float(int(rng() % 200) - 100) * 0.01f;
+  std::vector<uint8_t> w(size_t(s.cout * s.w_row_bytes));
+  for (uint8_t& b : w) b = uint8_t(rng());
+  c->thr.assign(size_t(l.cin), 0.01f), c->vec.assign(size_t(cy), 0.5f), c->slope.assign(size_t(cy), 0.25f);
+  pack_weights(w.data(), s, &c->pw);
+  OutputTransform& t = c->t;
+  t.mul = c->vec.data(), t.add = c->vec.data(), t.residual = c->res.data();
+  t.pre = c->vec.data(), t.slope = c->slope.data(), t.post = c->vec.data();
+  t.repeats = l.repeats;
+  t.splits = splits;
+  t.residual_channels = res_c;
+  if (pooled_residual) t.pool_h = t.pool_w = 2, t.residual_h = t.residual_w = res_hw;
+  t.pool_y = pool_y && li + 1 < all.size() && all[li + 1].stride == 2;
+  return true;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const char* only = nullptr;
   bool rep = true;
   int reps = 10, threads = 1, only_layer = -1;
-  bool pool_y = false;
+  bool pool_y = false, pairs = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
@@ -78,6 +127,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--layer") && i + 1 < argc) only_layer = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) rep = !std::strcmp(argv[++i], "rep");
     else if (!std::strcmp(argv[i], "--pool-y")) pool_y = true;
+    else if (!std::strcmp(argv[i], "--pairs")) pairs = true;
   }
   Kernel k;
   const std::string e = select_kernel(only, &k);
@@ -89,57 +139,67 @@ int main(int argc, char** argv) {
   Threads th{threads};
   ParallelRunner par;
   if (threads > 1) par.call = par_call, par.self = &th;
-  double total = 0;
-  const std::vector<Layer> all = layers(rep);
-  for (size_t li = 0; li < all.size(); ++li) {
-    if (only_layer >= 0 && size_t(only_layer) != li) continue;
-    const Layer& l = all[li];
-    ConvAttrs a;
-    a.kh = a.kw = l.k;
-    a.sh = a.sw = l.stride;
-    a.pt = a.pl = a.pb = a.pr = l.k / 2;
-    // as exported: the channel-doubling pair is one op (splits 2, the shortcut tiled), and the
-    // stride-2 block pools its full-resolution shortcut inside the op (residual_pool 2x2)
-    const int64_t splits = l.count, cout = l.cout * splits;
-    ConvShape s;
-    if (!make_conv_shape(a, 1, l.cin, l.hw, l.hw, cout, &s).empty()) return 1;
-    const int64_t cy = cout * l.repeats, res_c = cy / splits;
-    const bool pooled_residual = l.stride == 2 && !pool_y;
-    const int64_t res_hw = pooled_residual ? l.hw : s.ho;
-    std::vector<float> x(size_t(l.cin * l.hw * l.hw)), y(size_t(cy * s.ho * s.wo));
-    std::vector<float> res(size_t(res_c * res_hw * res_hw));
-    for (float& v : x) v = float(int(rng() % 200) - 100) * 0.01f;
-    for (float& v : res) v = float(int(rng() % 200) - 100) * 0.01f;
-    std::vector<uint8_t> w(size_t(s.cout * s.w_row_bytes));
-    for (uint8_t& b : w) b = uint8_t(rng());
-    std::vector<float> thr(size_t(l.cin), 0.01f), vec(size_t(cy), 0.5f), slope(size_t(cy), 0.25f);
-    PackedWeights pw;
-    pack_weights(w.data(), s, &pw);
-    OutputTransform t;
-    t.mul = vec.data(), t.add = vec.data(), t.residual = res.data();
-    t.pre = vec.data(), t.slope = slope.data(), t.post = vec.data();
-    t.repeats = l.repeats;
-    t.splits = splits;
-    t.residual_channels = res_c;
-    if (pooled_residual) t.pool_h = t.pool_w = 2, t.residual_h = t.residual_w = res_hw;
-    t.pool_y = pool_y && li + 1 < all.size() && all[li + 1].stride == 2;
-    binary_conv_forward(s, x.data(), thr.data(), pw, k, t, y.data(), par);
+  const clockid_t clk = threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
+  const auto best_of = [&](const auto& fn) {  // the least time of reps calls, after a warm-up one
+    fn();
     double sec = 1e30;
     for (int r = 0; r < reps; ++r) {
       timespec a0, a1;
-      const clockid_t clk = threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
       clock_gettime(clk, &a0);
-      binary_conv_forward(s, x.data(), thr.data(), pw, k, t, y.data(), par);
+      fn();
       clock_gettime(clk, &a1);
-      const double d = double(a1.tv_sec - a0.tv_sec) + 1e-9 * double(a1.tv_nsec - a0.tv_nsec);
-      sec = d < sec ? d : sec;
+      sec = std::min(sec, double(a1.tv_sec - a0.tv_sec) + 1e-9 * double(a1.tv_nsec - a0.tv_nsec));
     }
+    return sec;
+  };
+  double total = 0;
+  const std::vector<Layer> all = layers(rep);
+  if (pairs) {
+    // each block's 3x3 and 1x1 as a linked session runs them (P writes C's sign bits, C reads them
+    // and P's output as its residual), then as one binary_block_pair_forward call
+    double t_sep = 0, t_pair = 0;
+    for (size_t li = 0; li + 1 < all.size(); li += 2) {
+      if (only_layer >= 0 && size_t(only_layer) != li) continue;
+      LayerCall p, c;
+      if (!make_call(all, li, true, rng, &p) || !make_call(all, li + 1, true, rng, &c)) return 1;
+      const int64_t y1c = p.s.cout * p.t.repeats;
+      std::vector<uint64_t> y1_signs(size_t(y1c * plane_words(p.s.ho, p.s.wo)));
+      OutputTransform tp = p.t, tc = c.t;
+      tp.sign_threshold = c.thr.data(), tp.signs = y1_signs.data();
+      tc.residual = p.y.data();
+      const double sep = best_of([&] {
+        binary_conv_forward(p.s, p.x.data(), p.thr.data(), p.pw, k, tp, p.y.data(), par);
+        binary_conv_forward(c.s, p.y.data(), c.thr.data(), c.pw, k, tc, c.y.data(), par, y1_signs.data());
+      });
+      tc.residual = nullptr;
+      const double fused = best_of([&] {
+        binary_block_pair_forward(p.s, p.x.data(), p.thr.data(), p.pw, p.t, c.s, c.thr.data(), c.pw,
+                                  tc, k, c.y.data(), par);
+      });
+      t_sep += sep, t_pair += fused;
+      std::printf("%-10s layers %2zu+%-2zu cin=%4lld hw=%3lld s=%lld  linked %7.3f ms  pair %7.3f ms  %.3f%s\n",
+                  k.name, li, li + 1, (long long)p.s.cin, (long long)all[li].hw, (long long)all[li].stride,
+                  sep * 1e3, fused * 1e3, fused / sep, c.t.pool_y ? "  pool_y" : "");
+    }
+    std::printf("total linked %.3f ms, pair %.3f ms (%.3f) (%s, %d thread%s)\n", t_sep * 1e3,
+                t_pair * 1e3, t_pair / t_sep, rep ? "rep-reactnet-a" : "reactnet-a", threads,
+                threads > 1 ? "s" : "");
+    return 0;
+  }
+  for (size_t li = 0; li < all.size(); ++li) {
+    if (only_layer >= 0 && size_t(only_layer) != li) continue;
+    LayerCall c;
+    if (!make_call(all, li, pool_y, rng, &c)) return 1;
+    const double sec = best_of([&] {
+      binary_conv_forward(c.s, c.x.data(), c.thr.data(), c.pw, k, c.t, c.y.data(), par);
+    });
     total += sec;
-    const double macs = double(s.cout) * double(s.ho * s.wo) * double(s.k_bits);
+    const Layer& l = all[li];
+    const double macs = double(c.s.cout) * double(c.s.ho * c.s.wo) * double(c.s.k_bits);
     std::printf("%-10s cin=%4lld cout=%4lld x%lld hw=%3lld k=%lld s=%lld  %7.3f ms%s%s  %5.1f MAC/cycle@2.5GHz\n",
-                k.name, (long long)l.cin, (long long)cout, (long long)l.repeats, (long long)l.hw,
-                (long long)l.k, (long long)l.stride, sec * 1e3, splits > 1 ? " (pair)" : "       ",
-                t.pool_y ? " pool_y" : "       ", macs / sec / 2.5e9);
+                k.name, (long long)l.cin, (long long)c.s.cout, (long long)l.repeats, (long long)l.hw,
+                (long long)l.k, (long long)l.stride, sec * 1e3, l.count > 1 ? " (pair)" : "       ",
+                c.t.pool_y ? " pool_y" : "       ", macs / sec / 2.5e9);
   }
   std::printf("total %.3f ms (%s, %d thread%s)\n", total * 1e3, rep ? "rep-reactnet-a" : "reactnet-a",
               threads, threads > 1 ? "s" : "");

@@ -5,6 +5,7 @@
 // exact zero-padding correction and the output transform. Everything must match bit for bit.
 // Usage: test_core [--cases N | --cases-from-env] [--seed S] [--kernel NAME]
 // (exit status 0 = all passed, 77 = the requested kernel is not supported here)
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -379,6 +381,100 @@ void test_repeat() {
   CHECK(same, "repeat_channels in pieces");
 }
 
+// binary_block_pair_forward against the two blocks run one after the other on the same path:
+// P any conv, C a 1x1 of P's output reading it through its sign bits and as its residual. Random
+// shapes (channels off the multiples of 8 and 64, stride 2, zero and +-1 padding, repeats, splits,
+// tiled residuals, signs in and out), each also with its tasks in reverse order.
+void test_block_pairs(const std::vector<Kernel>& kernels, std::mt19937_64& rng, int cases) {
+  const auto pick = [&](int64_t lo, int64_t hi) { return lo + int64_t(rng() % uint64_t(hi - lo + 1)); };
+  const auto fill = [&](std::vector<float>& v, float lo, float hi) {
+    for (float& e : v) e = std::uniform_real_distribution<float>(lo, hi)(rng);
+  };
+  ParallelRunner serial, reverse;
+  reverse.call = [](void*, void (*fn)(void*, size_t), size_t total, void* usr) {
+    for (size_t i = total; i-- > 0;) fn(usr, i);
+  };
+  for (int i = 0; i < cases; ++i) {
+    ConvAttrs ap;
+    ap.kh = ap.kw = pick(0, 3) ? 3 : 1;
+    ap.sh = ap.sw = pick(0, 2) ? 1 : 2;
+    ap.pt = ap.pl = ap.pb = ap.pr = ap.kh / 2;
+    ap.pad_value = pick(-1, 1);
+    const int64_t n = pick(1, 2), h = pick(3, 20), w = pick(3, 70);
+    ConvShape sp, sc;
+    const int64_t cin = pick(1, 200), cout_p = pick(1, 70), rp = pick(1, 4);
+    if (!make_conv_shape(ap, n, cin, h, w, cout_p, &sp).empty()) continue;
+    const int64_t y1c = cout_p * rp;
+    const int64_t total = y1c * pick(1, 2);  // C's output channels: a multiple of Y1's (tiling)
+    int64_t rc = pick(1, 4);
+    while (total % rc) --rc;
+    const int64_t cout_c = total / rc;
+    ConvAttrs ac;
+    ac.kh = ac.kw = 1;
+    CHECK(make_conv_shape(ac, n, y1c, sp.ho, sp.wo, cout_c, &sc).empty(), "pair: C's shape");
+    std::vector<float> x(static_cast<size_t>(n * cin * h * w)), thr(static_cast<size_t>(cin)),
+        c_thr(static_cast<size_t>(y1c));
+    for (float& v : x) v = random_value(rng);
+    fill(thr, -1.0f, 1.0f);
+    fill(c_thr, -2.0f, 2.0f);
+    std::vector<uint8_t> wpb(static_cast<size_t>(cout_p * sp.w_row_bytes)),
+        wcb(static_cast<size_t>(cout_c * sc.w_row_bytes));
+    for (uint8_t& b : wpb) b = uint8_t(rng());
+    for (uint8_t& b : wcb) b = uint8_t(rng());
+    PackedWeights wp, wc;
+    pack_weights(wpb.data(), sp, &wp);
+    pack_weights(wcb.data(), sc, &wc);
+    const size_t y1n = size_t(n * y1c * sp.ho * sp.wo), y2c = size_t(cout_c * rc);
+    std::vector<float> mp(static_cast<size_t>(y1c)), ad_p(mp.size()), pre_p(mp.size()), sl_p(mp.size()),
+        po_p(mp.size()), res_p(y1n);
+    std::vector<float> mc(y2c), ad_c(y2c), pre_c(y2c), sl_c(y2c), po_c(y2c), s_thr(y2c);
+    for (auto* v : {&mp, &mc}) fill(*v, -1.5f, 1.5f);
+    for (auto* v : {&ad_p, &ad_c, &pre_p, &pre_c, &po_p, &po_c, &s_thr}) fill(*v, -2.0f, 2.0f);
+    for (auto* v : {&sl_p, &sl_c}) fill(*v, -0.5f, 1.5f);
+    fill(res_p, -3.0f, 3.0f);
+    OutputTransform tp, tc;
+    tp.mul = mp.data(), tp.add = ad_p.data(), tp.repeats = rp;
+    if (pick(0, 1)) tp.residual = res_p.data(), tp.pre = pre_p.data(), tp.slope = sl_p.data(), tp.post = po_p.data();
+    tc.mul = mc.data(), tc.add = ad_c.data(), tc.repeats = rc, tc.residual_channels = y1c;
+    tc.splits = cout_c % 2 == 0 && pick(0, 1) ? 2 : 1;
+    if (pick(0, 3)) tc.pre = pre_c.data(), tc.slope = sl_c.data(), tc.post = po_c.data();
+    const int64_t pw2 = plane_words(sp.ho, sp.wo);
+    std::vector<uint64_t> want_signs(size_t(n) * y2c * size_t(pw2)), signs(want_signs.size());
+    if (pick(0, 1)) tc.sign_threshold = s_thr.data();
+    tc.pool_y = sp.ho % 2 == 0 && sp.wo % 2 == 0 && pick(0, 2) == 0;
+    const float* thr_p = pick(0, 1) ? thr.data() : nullptr;
+    const float* thr_c = pick(0, 3) ? c_thr.data() : nullptr;
+    const std::string desc = "pair: N=" + std::to_string(n) + " Cin=" + std::to_string(cin) + " " +
+                             std::to_string(h) + "x" + std::to_string(w) + " " + ap.to_string() +
+                             " P out " + std::to_string(cout_p) + "x" + std::to_string(rp) +
+                             " C out " + std::to_string(cout_c) + "x" + std::to_string(rc) +
+                             " splits " + std::to_string(tc.splits);
+    for (const Kernel& k : kernels) {
+      if (!k.bgemm) continue;
+      std::vector<float> y1(y1n), want(size_t(n) * y2c * size_t(sp.ho * sp.wo) / (tc.pool_y ? 4 : 1)),
+          y(want.size());
+      binary_conv_forward(sp, x.data(), thr_p, wp, k, tp, y1.data(), serial);
+      OutputTransform tc1 = tc;
+      tc1.residual = y1.data();
+      if (tc.sign_threshold) tc1.signs = want_signs.data();
+      binary_conv_forward(sc, y1.data(), thr_c, wc, k, tc1, want.data(), serial);
+      for (const ParallelRunner* par : {&serial, &reverse}) {
+        OutputTransform tc2 = tc;
+        std::fill(signs.begin(), signs.end(), ~uint64_t(0));
+        if (tc.sign_threshold) tc2.signs = signs.data();
+        std::fill(y.begin(), y.end(), 0.0f);
+        binary_block_pair_forward(sp, x.data(), thr_p, wp, tp, sc, thr_c, wc, tc2, k, y.data(), *par);
+        size_t bad = 0;
+        for (size_t j = 0; j < y.size(); ++j) bad += !same_bits(y[j], want[j]);
+        CHECK(bad == 0, "[%s] %s: %zu of %zu differ%s", k.name, desc.c_str(), bad, y.size(),
+              par == &reverse ? " (tasks in reverse)" : "");
+        CHECK(!tc.sign_threshold || signs == want_signs, "[%s] %s: the sign bits differ", k.name,
+              desc.c_str());
+      }
+    }
+  }
+}
+
 void test_errors() {
   ConvAttrs a;
   a.kh = a.kw = 3;
@@ -393,6 +489,32 @@ void test_errors() {
   Kernel k;
   const std::string e3 = select_kernel("bogus", &k);
   CHECK(e3.find("choose one of") != std::string::npos, "select_kernel error: %s", e3.c_str());
+  // binary_block_pair_forward: C must be a 1x1 of P's output, whose residual channels are Y1's
+  ConvAttrs a1;
+  a1.kh = a1.kw = 1;
+  ConvShape sp, sc, sc3;
+  a.group = 1, a.pt = a.pl = a.pb = a.pr = 1;
+  CHECK(make_conv_shape(a, 1, 6, 8, 8, 4, &sp).empty() && make_conv_shape(a1, 1, 4, 8, 8, 4, &sc).empty() &&
+            make_conv_shape(a, 1, 4, 8, 8, 4, &sc3).empty(), "pair shapes");
+  select_kernel("portable", &k);
+  const std::vector<float> v(64, 1.0f);
+  OutputTransform tp, tc;
+  tp.mul = tc.mul = tc.add = v.data();
+  const auto pair_error = [&](const ConvShape& c, const OutputTransform& t) {
+    try {
+      binary_block_pair_forward(sp, nullptr, nullptr, PackedWeights(), tp, c, nullptr, PackedWeights(),
+                                t, k, nullptr, ParallelRunner());
+    } catch (const std::invalid_argument& err) {
+      return std::string(err.what());
+    }
+    return std::string();
+  };
+  const std::string e4 = pair_error(sc3, tc);
+  CHECK(e4.find("C must be a 1x1 conv") != std::string::npos, "pair error: %s", e4.c_str());
+  OutputTransform tiled = tc;
+  tiled.residual_channels = 2;
+  const std::string e5 = pair_error(sc, tiled);
+  CHECK(e5.find("residual channels must be Y1's") != std::string::npos, "pair error: %s", e5.c_str());
 }
 
 }  // namespace
@@ -416,6 +538,8 @@ int main(int argc, char** argv) {
   }
   std::mt19937_64 tiled_rng(seed + 1);  // its own stream: the random cases stay those of the seed
   test_tiled_input(kernels, tiled_rng);
+  std::mt19937_64 pair_rng(seed + 4);
+  test_block_pairs(kernels, pair_rng, std::max(8, cases / 5));
   // the dot-product lengths of the zoo's 1x1 and 3x3 convs (K = 1, 2, 4, 8, 16, 32 and 9, 18, 36, 72,
   // 144, 288 words), which have dedicated kernels on some paths (NEON: all of them; x86: all but 32
   // and 288, which take the generic loop, 288 with a flush): every run, not only when a random
