@@ -10,6 +10,7 @@
 // 3x3 and 1x1 (layers 2i, 2i + 1; --layer picks the 3x3) linked as a session runs them, then fused
 // by binary_block_pair_forward, side by side)
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -54,19 +55,52 @@ std::vector<Layer> layers(bool rep) {
   return v;
 }
 
-struct Threads {
-  int n = 1;
-};
+// The caller and n - 1 workers that stay alive and spin between runs, as ORT's intra-op pool does
+// during an inference: items are handed out one by one from an atomic counter, and run() returns
+// when all are done. (Threads started per run cost ~50 us each time, which hid 2-thread scaling.)
+class SpinPool {
+ public:
+  explicit SpinPool(int n) {
+    for (int t = 1; t < n; ++t) workers_.emplace_back([this] { work(); });
+  }
+  ~SpinPool() {
+    stop_.store(true);
+    for (auto& t : workers_) t.join();
+  }
+  static void call(void* self, void (*fn)(void*, size_t), size_t total, void* usr) {
+    static_cast<SpinPool*>(self)->run(fn, total, usr);
+  }
 
-void par_call(void* self, void (*fn)(void*, size_t), size_t total, void* usr) {
-  const int n = static_cast<Threads*>(self)->n;
-  std::vector<std::thread> ts;
-  for (int t = 0; t < n; ++t)
-    ts.emplace_back([=] {
-      for (size_t i = size_t(t); i < total; i += size_t(n)) fn(usr, i);
-    });
-  for (auto& t : ts) t.join();
-}
+ private:
+  void run(void (*fn)(void*, size_t), size_t total, void* usr) {
+    fn_ = fn, usr_ = usr, total_ = total;
+    next_.store(0);
+    busy_.store(workers_.size());
+    gen_.fetch_add(1);  // publishes the job (seq_cst)
+    drain();
+    while (busy_.load() != 0) {  // every worker is out of this job before the next one is set
+    }
+  }
+  void drain() {
+    for (size_t i; (i = next_.fetch_add(1)) < total_;) fn_(usr_, i);
+  }
+  void work() {
+    uint64_t seen = 0;
+    while (!stop_.load()) {
+      if (gen_.load() == seen) continue;
+      seen = gen_.load();
+      drain();
+      busy_.fetch_sub(1);
+    }
+  }
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stop_{false};
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<size_t> next_{0}, busy_{0};
+  void (*fn_)(void*, size_t) = nullptr;
+  void* usr_ = nullptr;
+  size_t total_ = 0;
+};
 
 // One layer's call as bench_model runs it: shape, weights, output transform and buffers (the
 // transform points into the buffers: build it in place, do not copy it).
@@ -136,9 +170,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::mt19937_64 rng(1);
-  Threads th{threads};
+  SpinPool pool(threads);
   ParallelRunner par;
-  if (threads > 1) par.call = par_call, par.self = &th;
+  if (threads > 1) par.call = SpinPool::call, par.self = &pool;
   const clockid_t clk = threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
   const auto best_of = [&](const auto& fn) {  // the least time of reps calls, after a warm-up one
     fn();
