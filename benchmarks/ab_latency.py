@@ -4,9 +4,10 @@ For judging a change on a shared, noisy machine: every configuration runs once p
 them see the same load, and the table shows the median and the minimum (the least disturbed round)
 of each, plus the ratio to the first configuration. Each configuration is ``FILE``,
 ``FILE@LIBRARY`` (default library: the one rep-deploy built, ``rep_deploy.runtime.library_path``) or
-``FILE@LIBRARY@as-is``. Sessions load the graph as rep-deploy's own sessions do
-(``rep_deploy.runtime.session_model``: block pairs linked to pass sign bits); ``as-is`` loads the
-file unchanged (a library from before that rewrite, or to measure what it gains); ``--per-node``
+``FILE@LIBRARY@as-is`` or ``FILE@LIBRARY@fused``. Sessions load the graph as rep-deploy's own
+sessions do (``rep_deploy.runtime.session_model``: block pairs linked to pass sign bits); ``as-is``
+loads the file unchanged (a library from before that rewrite, or to measure what it gains);
+``fused`` also fuses each block's two convs (``session_model(fuse_pairs=True)``); ``--per-node``
 also profiles every session (ORT's profiler, the same overhead for all) and prints each node's median
 per configuration, nodes matched by name (the rewrite keeps them). Above 1 thread every run
 waits ``--gap`` seconds first: a session's pool threads spin for a while after its run and would
@@ -36,7 +37,7 @@ import onnxruntime as ort
 from rep_deploy.runtime import library_path, session_model
 
 
-def _session(path: str, library: str, threads: int, as_is: bool,
+def _session(path: str, library: str, threads: int, mode: str,
              profile_prefix: str | None) -> ort.InferenceSession:
     so = ort.SessionOptions()
     if profile_prefix:
@@ -46,7 +47,7 @@ def _session(path: str, library: str, threads: int, as_is: bool,
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.register_custom_ops_library(library)
-    source = path if as_is else session_model(path)
+    source = path if mode == "as-is" else session_model(path, fuse_pairs=mode == "fused")
     return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
 
 
@@ -70,19 +71,19 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.configs:
         path, _, rest = spec.partition("@")
         lib, _, mode = rest.partition("@")
-        if mode not in ("", "as-is"):
-            ap.error(f"{spec}: the third field can only be 'as-is'")
+        if mode not in ("", "as-is", "fused"):
+            ap.error(f"{spec}: the third field can only be 'as-is' or 'fused'")
         if not Path(path).is_file():
             ap.error(f"{path}: no such model file")
         lib = lib or str(library_path())
         if not Path(lib).is_file():
             ap.error(f"{lib}: no such library")
         prefix = f"{tmp.name}/config{len(configs)}" if tmp else None
-        sess = _session(path, lib, args.threads, mode == "as-is", prefix)
+        sess = _session(path, lib, args.threads, mode, prefix)
         inp = sess.get_inputs()[0]
         shape = [d if isinstance(d, int) else 1 for d in inp.shape]
         x = np.random.default_rng(args.seed).standard_normal(shape).astype(np.float32)
-        configs.append({"file": path, "library": lib, "as_is": mode == "as-is", "session": sess,
+        configs.append({"file": path, "library": lib, "as_is": mode == "as-is", "mode": mode, "session": sess,
                         "feed": {inp.name: x}, "times": [], "output": None})
     gap = args.gap if args.gap is not None else (0.05 if args.threads > 1 else 0.0)
     for rnd in range(args.warmup + args.rounds):
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
                      "min_ms": low, "ratio_to_first": med / (base * 1e3),
                      "same_output_as_first_of_file": same})
         note = "" if same else "  OUTPUT DIFFERS from the first run of this file"
-        label = f"{c['file']} @ {c['library']}" + (" (as is)" if c["as_is"] else "")
+        label = f"{c['file']} @ {c['library']}" + {"as-is": " (as is)", "fused": " (fused)"}.get(c["mode"], "")
         print(f"{i:2d} {med:10.2f} {low:8.2f} {med / (base * 1e3):6.3f}  {label}{note}")
     nodes = _per_node(configs, args.rounds) if tmp else {}
     if nodes:

@@ -10,6 +10,8 @@ Every binary conv node of the model (``BinaryConvBlock`` and the other ops of
   before instead of binarizing the floats, the stem's ``Repeat`` is folded into the first block, and
   the blocks before a stride-2 block write its 2x2-pooled residual. ``--graph exported``: the file's
   graph as it is (every block binarizes its own float input; the stride-2 blocks pool their input).
+  Sessions also run each block's two convs as one node (:mod:`rep_deploy.block_pairs`); a per-conv
+  roofline cannot split that node, so it times the convs linked but unfused.
 
 * popcount bound = binary MACs / (P * f * t): MACs = accumulator channels * Cin/group * kh * kw *
   Ho * Wo (the ``repeats`` tiles are copies, not MACs); P = the popcount peak in MAC/cycle of the

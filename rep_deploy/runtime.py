@@ -125,17 +125,21 @@ def make_session_options(threads: int | None = None) -> onnxruntime.SessionOptio
     return so
 
 
-def session_model(model: str | os.PathLike[str] | onnx.ModelProto, path: str | None = None) -> str | bytes:
+def session_model(model: str | os.PathLike[str] | onnx.ModelProto, path: str | None = None,
+                  fuse_pairs: bool = False) -> str | bytes:
     """What to create an ONNX Runtime session from when it loads the kernel library.
 
     The graph with its block pairs linked (:mod:`rep_deploy.link_signs`: each BinaryConvBlock writes
-    the next one's sign bits; outputs bit-identical), as bytes. A file is read with
+    the next one's sign bits), as bytes; outputs bit-identical. ``fuse_pairs``: also run each
+    block's two convs as one node (:mod:`rep_deploy.block_pairs`; same bits). Off by default until
+    an ORT session shows the gain ``bench_model --pairs`` does (README, Speed, session 12). A file is read with
     :func:`rep_deploy.onnx_file.read_onnx`; when it has nothing to link, or keeps weights in external
     data (which only its path can resolve), its path comes back instead. ``path``: the file a
     ModelProto was read from, for the same fallback. Sessions without the library load the model as is.
     """
     import onnx
 
+    from rep_deploy.block_pairs import fuse_block_pairs
     from rep_deploy.link_signs import link_signs
     from rep_deploy.onnx_file import read_onnx
 
@@ -148,4 +152,4 @@ def session_model(model: str | os.PathLike[str] | onnx.ModelProto, path: str | N
     linked, done = link_signs(proto) if not external else (proto, None)
     if path is not None and not any(done or ()):
         return path
-    return linked.SerializeToString()
+    return (fuse_block_pairs(linked)[0] if fuse_pairs else linked).SerializeToString()

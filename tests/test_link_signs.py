@@ -9,7 +9,6 @@ core's C++ grid (runtimes/core/tests/test_core.cc), with the sign output on ever
 """
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +19,9 @@ import pytest
 import rep_deploy as rd
 from rep_deploy import ops
 from rep_deploy.link_signs import LINKED, RUNTIME_DOMAIN, find_links, link_signs
-from rep_deploy.runtime import KERNEL_ENV, make_session_options, session_model
+from rep_deploy.runtime import make_session_options, session_model
 
-PATHS = ["reference", "portable", "avx2", "avx512", "avx512vpopcnt"] if platform.machine() in (
-    "x86_64", "AMD64") else ["reference", "portable", "neon"]
+from _paths import PATHS, exported_session
 
 
 @pytest.fixture(scope="module")
@@ -107,13 +105,8 @@ def test_a_block_read_twice_or_returned_is_not_linked(exported: Path) -> None:
 @pytest.mark.parametrize("path", PATHS)
 def test_linked_session_gives_the_same_bits(exported: Path, path: str,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(KERNEL_ENV, path)
     x = np.random.default_rng(5).standard_normal((3, 3, 96, 96)).astype(np.float32)
-    try:
-        plain = ort.InferenceSession(str(exported), make_session_options(1),
-                                     providers=["CPUExecutionProvider"])
-    except Exception as e:  # noqa: BLE001 - the library refuses a path this CPU cannot run
-        pytest.skip(f"kernel path {path} unavailable here: {str(e).splitlines()[-1][:160]}")
+    plain = exported_session(exported, path, monkeypatch)
     want = plain.run(None, {"input": x})[0]
     source = session_model(exported)
     assert isinstance(source, bytes)

@@ -423,12 +423,13 @@ def test_block_split_and_residual_errors(splits: int, res_channels: int, message
         session(model, None, monkeypatch).run(None, feeds)
 
 
-def chained_blocks_model(rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
+def chained_blocks_model(rng: np.random.Generator, height: int = 10) -> tuple[bytes, np.ndarray]:
     """A Repeat (35 -> 70 channels) and four BinaryConvBlocks, each reading the one before as X and
     residual, 70 channels between them: 3x3 (35 x 2 repeats, 10x62, zero padding), 1x1 (splits 5), 3x3 stride 2 with the residual
     pooled (62 -> 31 wide), 1x1 (35 x 4, the residual tiled). Their consumers' maps are 62 wide
     (bits cut into rows: > 57 and not byte-aligned) and 31 wide (one load per row piece); batch 2.
-    Linked, b writes c's pooled residual: 62-wide rows whose vectors straddle rows of windows."""
+    Linked, b writes c's pooled residual: 62-wide rows whose vectors straddle rows of windows.
+    ``height``: the input's (10; even)."""
     def block(name: str, x: str, cin: int, cout: int, k: int, **attrs: Any) -> tuple[Any, list]:
         width = cout * attrs.get("repeats", 1)
         wf = np.where(rng.standard_normal((cout, cin, k, k)) >= 0, 1.0, -1.0)
@@ -450,7 +451,7 @@ def chained_blocks_model(rng: np.random.Generator) -> tuple[bytes, np.ndarray]:
         node, more = block(*spec[:5], **spec[5])
         nodes.append(node)
         inits += more
-    x = random_input(rng, (2, 35, 10, 62))
+    x = random_input(rng, (2, 35, height, 62))
     model = make_model(nodes, [helper.make_tensor_value_info("x35", TensorProto.FLOAT, list(x.shape))],
                        ["d"], inits)
     return model, x
@@ -468,6 +469,23 @@ def test_linked_blocks_give_the_same_bits(kernel_path: str, monkeypatch: pytest.
     assert done == (3, 1, 1)  # b writes c's pooled residual (10x62 -> 5x31), c reads only its signs
     want = session(model, kernel_path, monkeypatch).run(None, {"x35": x})[0]
     got = session(linked.SerializeToString(), kernel_path, monkeypatch).run(None, {"x35": x})[0]
+    assert same_bits(got, want), f"{kernel_path}: {np.nanmax(np.abs(got - want))}"
+
+
+def test_fused_block_pairs_give_the_same_bits(kernel_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rep-deploy's sessions also fuse a linked block and the 1x1 block after it
+    (rep_deploy/block_pairs.py, BinaryConvBlockPair): a -> b on a 24x62 map (24 tiles of 64 pixels:
+    fused, b writing c's pooled residual) and c -> d on 12x31 (6 tiles: the two halves in sequence)."""
+    import onnx
+
+    from rep_deploy.block_pairs import fuse_block_pairs
+    from rep_deploy.link_signs import link_signs
+
+    model, x = chained_blocks_model(np.random.default_rng(12), height=24)
+    fused, n = fuse_block_pairs(link_signs(onnx.load_from_string(model))[0])
+    assert n == 2
+    want = session(model, kernel_path, monkeypatch).run(None, {"x35": x})[0]
+    got = session(fused.SerializeToString(), kernel_path, monkeypatch).run(None, {"x35": x})[0]
     assert same_bits(got, want), f"{kernel_path}: {np.nanmax(np.abs(got - want))}"
 
 

@@ -54,6 +54,9 @@ that entry. A fused node (``BinaryConvBlock``: sign, binary conv, BN, tile, RPRe
 is one kernel, so its time cannot be split: it is reported under its own name and main kind
 (``median_ms``, ``share``: these add up to the whole) and, in ``covered_ms``, under every kind it
 covers (``NodeLatency.covers``; the ``covered_ms`` of all kinds add up to more than the whole).
+With the ``ort-native`` backend a block and the 1x1 block after it run as one
+``BinaryConvBlockPair`` (:mod:`rep_deploy.block_pairs`), named after the first: its time is the
+pair's, reported under the first block, and the second is absorbed (not unprofiled).
 Per node the time of one run is the sum of its events (a fused op: one kernel; a function
 body: all inlined nodes); the report gives the median, min and max over the timed runs. A
 category's time is the sum of its nodes' medians, its share relative to the sum over all nodes.
@@ -305,6 +308,7 @@ class _OrtRunner(_Runner):
 
 def _ort_profile(src: _OrtRunner, events: list[dict[str, Any]], runs: int, warmup: int) -> LatencyProfile:
     """Attribute one session's profile events to ONNX nodes and categories (module docstring)."""
+    from rep_deploy.block_pairs import PAIR
     from rep_deploy.profile.onnx_ops import count_onnx_ops
 
     model, path, backend = src.model, src.path, src.backend
@@ -346,7 +350,9 @@ def _ort_profile(src: _OrtRunner, events: list[dict[str, Any]], runs: int, warmu
         if onnx_name is None:
             key, op_type, category = ort_name, ort_op[ort_name], f"{RUNTIME_ADDED}:{ort_op[ort_name]}"
         else:
-            if "::" not in ort_name:  # ORT's own fusions: the kernel is the first node's op
+            if ort_op[ort_name] == PAIR:  # rep-deploy's fused block pair: P's name; C absorbed
+                absorbed = _pair_second(onnx_name, model)
+            elif "::" not in ort_name:  # ORT's own fusions: the kernel is the first node's op
                 onnx_name, absorbed = _fused_head(onnx_name, ort_op[ort_name], model, producer)
             key = owner.get(onnx_name, onnx_name)
             op_type, category = info.get(key, (op_types.get(key, ort_op[ort_name]), "other"))
@@ -378,7 +384,7 @@ def _ort_profile(src: _OrtRunner, events: list[dict[str, Any]], runs: int, warmu
             by_cat.setdefault(kind, {"nodes": 0, "median_ms": 0.0, "share": 0.0, "covered_ms": 0.0})
             by_cat[kind]["covered_ms"] += n.median_ms
     by_cat = dict(sorted(by_cat.items(), key=lambda kv: (-kv[1]["median_ms"], -kv[1]["covered_ms"])))
-    seen = set(groups)
+    seen = set(groups) | {a for g in groups.values() for a in g["absorbed"]}
     unprofiled = [n.name for n in counts.per_node if n.name not in seen]
     return LatencyProfile(
         path=path, backend=backend, threads=src.threads, runs=runs, warmup=warmup, input_shape=src.shape,
@@ -422,6 +428,14 @@ def _match(ort_name: str, onnx_names: list[str], producer: dict[str, Any]) -> st
             if name + "::" in ort_name:
                 return name
     return None
+
+
+def _pair_second(name: str, model: Any) -> list[str]:
+    """A BinaryConvBlockPair (rep_deploy.block_pairs) keeps its first block's name; its second
+    block is the one node of the file that reads the first one's output."""
+    first = next((n for n in model.graph.node if n.name == name), None)
+    readers = [n.name for n in model.graph.node if first is not None and first.output[0] in n.input]
+    return readers if len(readers) == 1 else []
 
 
 def _fused_head(name: str, ort_op: str, model: Any, producer: dict[str, Any]) -> tuple[str, list[str]]:

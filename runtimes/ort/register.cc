@@ -49,7 +49,7 @@ OrtStatus* make_domains(const OrtApi& api) {
                                    binary_conv_fused_add_op(), binary_conv_block_op()},
                                   &g_domains[0]))
     return st;
-  return make_domain(api, kRuntimeDomain, {binary_conv_block_linked_op()}, &g_domains[1]);
+  return make_domain(api, kRuntimeDomain, {binary_conv_block_linked_op(), binary_conv_block_pair_op()}, &g_domains[1]);
 }
 
 }  // namespace

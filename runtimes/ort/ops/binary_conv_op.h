@@ -28,6 +28,15 @@ const OrtCustomOp* binary_conv_block_op();
 // is twice X's), its signs come in X_signs (required), and its residual is X, not pooled again.
 // rep_deploy/link_signs.py sets the pair together (core::OutputTransform::pool_y).
 const OrtCustomOp* binary_conv_block_linked_op();
+// Runtime domain: BinaryConvBlockPair(BinaryConvBlockLinked's inputs 0-10, W_c, mul_c, add_c, pre_c,
+// slope_c, post_c, [sign_threshold_c]) -> Y, [Y_signs]: a linked block P and the 1x1 block C that
+// reads P's output Y1 through its sign bits (input 9: C's threshold) and as its residual, as one
+// node; Y (and Y_signs) are C's, bit for bit those of the two blocks in sequence. Attributes: P's
+// as BinaryConvBlockLinked's (y_pool 0, splits 1, residual_pool 1x1), C's prefixed c_ (c_repeats,
+// c_splits, c_y_pool; c_kernel_shape etc. must describe a 1x1 of stride 1 without padding).
+// rep_deploy/link_signs.py fuses such pairs (core::binary_block_pair_forward: tile by tile, so
+// that Y1 stays in cache).
+const OrtCustomOp* binary_conv_block_pair_op();
 constexpr const char* kRuntimeDomain = "rep_deploy.runtime";
 
 }  // namespace rep_deploy::ort

@@ -33,6 +33,27 @@ core::ParallelRunner parallel_runner(OrtKernelContext* ctx) {
   return par;
 }
 
+Scratch::Scratch(OrtKernelContext* ctx, size_t bytes) {
+  try {
+    check(api().CreateCpuMemoryInfo(OrtArenaAllocator, OrtMemTypeDefault, &info_));
+    check(api().KernelContext_GetAllocator(ctx, info_, &alloc_));
+    p_ = alloc_->Alloc(alloc_, bytes ? bytes : 1);
+    if (!p_) throw OrtError("out of memory: " + std::to_string(bytes) + " bytes of scratch");
+  } catch (...) {
+    release();
+    throw;
+  }
+}
+
+Scratch::~Scratch() { release(); }
+
+void Scratch::release() {
+  if (p_) alloc_->Free(alloc_, p_);
+  if (alloc_) api().ReleaseAllocator(alloc_);
+  if (info_) api().ReleaseMemoryInfo(info_);
+  p_ = nullptr, alloc_ = nullptr, info_ = nullptr;
+}
+
 std::string shape_str(const std::vector<int64_t>& shape) {
   std::ostringstream os;
   os << "[";

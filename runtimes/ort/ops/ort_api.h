@@ -78,6 +78,24 @@ size_t input_count(OrtKernelContext* ctx);
 size_t output_count(OrtKernelContext* ctx);
 Tensor output(OrtKernelContext* ctx, size_t index, const std::vector<int64_t>& shape);
 
+// Scratch memory for one Compute call from the session's CPU allocator (its arena: the same blocks
+// again on the next run, where a fresh malloc of a few hundred KB faults its pages in every time),
+// returned on scope exit.
+class Scratch {
+ public:
+  Scratch(OrtKernelContext* ctx, size_t bytes);
+  ~Scratch();
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  void* data() const { return p_; }
+
+ private:
+  void release();
+  OrtMemoryInfo* info_ = nullptr;
+  OrtAllocator* alloc_ = nullptr;
+  void* p_ = nullptr;
+};
+
 // Shape inference (InferOutputShapeFn) helpers: dims of input `index`, -1 where unknown, with the
 // symbolic names ORT knows (for propagating e.g. the batch dimension).
 struct InferShape {
