@@ -8,7 +8,9 @@ the two convs run tile by tile (``core::binary_block_pair_forward``): Y1's tile 
 is never written. The arithmetic is the same, so outputs are bit-identical (tests/test_block_pairs.py).
 In ``bench_model --pairs`` the 112x112 to 28x28 blocks of rep-reactnet-a ran 10.67 -> 9.55 ms and
 reactnet-a's 8.65 -> 8.17 ms (README, Speed). The kernel runs the two halves one after the other
-on small maps (under 12 tiles of 64 pixels), where fusing gains nothing.
+on small maps (under 12 tiles of 64 pixels), where fusing gains nothing. Sessions apply it only when
+asked (:func:`rep_deploy.runtime.session_model` with ``fuse_pairs=True``): in ORT the net gain is
+not shown yet.
 
 Runs on a graph :func:`rep_deploy.link_signs.link_signs` has linked: a pair ``P -> C`` of
 ``BinaryConvBlockLinked`` where C is a 1x1 conv (stride 1, no padding, one group, no folded Repeat)
