@@ -37,7 +37,7 @@ pytestmark = [
 def _cpu_has(path: str) -> bool:
     flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     need = {"avx2": ["avx2"], "avx512": ["avx512f", "avx512bw", "avx512vl"],
-            "avx512vpopcnt": ["avx512f", "avx512bw", "avx512vl", "avx512_vpopcntdq"]}.get(path, [])
+            "avx512vpopcnt": ["avx512f", "avx512bw", "avx512vl", "avx512_vpopcntdq", "avx512vbmi", "gfni"]}.get(path, [])
     return all(f" {f}" in flags for f in need)
 
 

@@ -15,7 +15,12 @@ bool has_avx512() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
          __builtin_cpu_supports("avx512vl");
 }
-bool has_avx512_vpopcnt() { return has_avx512() && __builtin_cpu_supports("avx512vpopcntdq"); }
+// VBMI and GFNI too (transpose_bits_avx512_gfni): every CPU with VPOPCNTDQ since Ice Lake and
+// Zen 4 has them (Knights Mill, which has not, runs the avx512 path)
+bool has_avx512_vpopcnt() {
+  return has_avx512() && __builtin_cpu_supports("avx512vpopcntdq") &&
+         __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("gfni");
+}
 #endif
 
 }  // namespace
@@ -23,7 +28,7 @@ bool has_avx512_vpopcnt() { return has_avx512() && __builtin_cpu_supports("avx51
 std::vector<KernelChoice> all_kernels() {
   std::vector<KernelChoice> v;
 #if defined(__x86_64__) || defined(_M_X64)
-  v.push_back({{"avx512vpopcnt", bgemm_avx512_vpopcnt, sign_row_avx512, transpose_bits_avx512, finish_tile_avx2, write_tile_avx512}, has_avx512_vpopcnt()});
+  v.push_back({{"avx512vpopcnt", bgemm_avx512_vpopcnt, sign_row_avx512, transpose_bits_avx512_gfni, finish_tile_avx2, write_tile_avx512}, has_avx512_vpopcnt()});
   v.push_back({{"avx512", bgemm_avx512, sign_row_avx512, transpose_bits_avx512, finish_tile_avx2, write_tile_avx512}, has_avx512()});
   v.push_back({{"avx2", bgemm_avx2, sign_row_avx2, transpose_bits_avx2, finish_tile_avx2, write_tile_avx2}, has_avx2()});
 #endif

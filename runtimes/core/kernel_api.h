@@ -150,6 +150,9 @@ void sign_row_avx512(const float* x, int64_t n, float threshold, uint64_t* bits)
 void write_tile_avx512(const TileOut& t);
 void transpose_bits_avx512(const uint64_t* rows, int64_t row_stride, int nc, int np, uint64_t* out,
                            int64_t out_stride);
+// needs AVX-512 VBMI and GFNI besides F, BW and VL
+void transpose_bits_avx512_gfni(const uint64_t* rows, int64_t row_stride, int nc, int np,
+                                uint64_t* out, int64_t out_stride);
 #endif
 #if defined(__aarch64__)
 void bgemm_neon(const BgemmTask& t);

@@ -75,8 +75,13 @@ void test_packers(const Kernel& k, std::mt19937_64& rng) {
     }
     CHECK(got == want, "sign_row[%s] n=%lld threshold=%g", k.name, (long long)n, double(t));
   }
-  for (int rep = 0; rep < 40; ++rep) {
-    const int nc = 1 + int(rng() % 64), np = 1 + int(rng() % 64);
+  // the edges first (a whole tile, an octet's first and last channel, a 14x14 or 7x7 map's last
+  // tile), then random sizes; rows exactly nc * row_stride long (ASan catches a read past them),
+  // and every word of `out` between the strided ones must stay as it was
+  const int edge_nc[] = {64, 1, 8, 9, 63, 64, 56, 64}, edge_np[] = {64, 64, 1, 4, 49, 63, 64, 2};
+  for (int rep = 0; rep < 48; ++rep) {
+    const int nc = rep < 8 ? edge_nc[rep] : 1 + int(rng() % 64);
+    const int np = rep < 8 ? edge_np[rep] : 1 + int(rng() % 64);
     const int64_t row_stride = 1 + int64_t(rng() % 4), out_stride = 1 + int64_t(rng() % 3);
     std::vector<uint64_t> rows(size_t(nc * row_stride));
     for (uint64_t& v : rows) v = rng();
@@ -88,6 +93,8 @@ void test_packers(const Kernel& k, std::mt19937_64& rng) {
       for (int c = 0; c < nc; ++c) w |= ((rows[size_t(c * row_stride)] >> p) & 1) << c;
       CHECK(ref[size_t(p * out_stride)] == w, "transpose_bits_portable nc=%d np=%d", nc, np);
       CHECK(got[size_t(p * out_stride)] == w, "transpose_bits[%s] nc=%d np=%d p=%d", k.name, nc, np, p);
+      for (int64_t q = 1; q < out_stride; ++q)
+        CHECK(got[size_t(p * out_stride + q)] == 7, "transpose_bits[%s] wrote between its words", k.name);
     }
   }
 }
