@@ -4,10 +4,12 @@ For judging a change on a shared, noisy machine: every configuration runs once p
 them see the same load, and the table shows the median and the minimum (the least disturbed round)
 of each, plus the ratio to the first configuration. Each configuration is ``FILE``,
 ``FILE@LIBRARY`` (default library: the one rep-deploy built, ``rep_deploy.runtime.library_path``) or
-``FILE@LIBRARY@as-is`` or ``FILE@LIBRARY@fused``. Sessions load the graph as rep-deploy's own
-sessions do (``rep_deploy.runtime.session_model``: block pairs linked to pass sign bits); ``as-is``
+``FILE@LIBRARY@as-is`` or ``FILE@LIBRARY@linked``. Sessions load the graph as rep-deploy's own
+sessions do (``rep_deploy.runtime.session_model``: block pairs linked to pass sign bits, each
+block's two convs one node); ``as-is``
 loads the file unchanged (a library from before that rewrite, or to measure what it gains);
-``fused`` also fuses each block's two convs (``session_model(fuse_pairs=True)``); ``--per-node``
+``linked`` leaves each block's two convs two nodes (``session_model(fuse_pairs=False)``; ``fused``,
+the default, is accepted too); ``--per-node``
 also profiles every session (ORT's profiler, the same overhead for all) and prints each node's median
 per configuration, nodes matched by name (the rewrite keeps them). Above 1 thread every run
 waits ``--gap`` seconds first: a session's pool threads spin for a while after its run and would
@@ -47,7 +49,7 @@ def _session(path: str, library: str, threads: int, mode: str,
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.register_custom_ops_library(library)
-    source = path if mode == "as-is" else session_model(path, fuse_pairs=mode == "fused")
+    source = path if mode == "as-is" else session_model(path, fuse_pairs=mode != "linked")
     return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
 
 
@@ -71,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.configs:
         path, _, rest = spec.partition("@")
         lib, _, mode = rest.partition("@")
-        if mode not in ("", "as-is", "fused"):
-            ap.error(f"{spec}: the third field can only be 'as-is' or 'fused'")
+        if mode not in ("", "as-is", "linked", "fused"):
+            ap.error(f"{spec}: the third field can only be 'as-is', 'linked' or 'fused'")
         if not Path(path).is_file():
             ap.error(f"{path}: no such model file")
         lib = lib or str(library_path())
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                      "min_ms": low, "ratio_to_first": med / (base * 1e3),
                      "same_output_as_first_of_file": same})
         note = "" if same else "  OUTPUT DIFFERS from the first run of this file"
-        label = f"{c['file']} @ {c['library']}" + {"as-is": " (as is)", "fused": " (fused)"}.get(c["mode"], "")
+        label = f"{c['file']} @ {c['library']}" + {"as-is": " (as is)", "linked": " (linked)"}.get(c["mode"], "")
         print(f"{i:2d} {med:10.2f} {low:8.2f} {med / (base * 1e3):6.3f}  {label}{note}")
     nodes = _per_node(configs, args.rounds) if tmp else {}
     if nodes:

@@ -48,7 +48,7 @@ def _session(path: Path, threads: int, native: bool) -> ort.InferenceSession:
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     source: str | bytes = str(path)
-    if native:  # as rep-deploy's own sessions load it (block pairs linked)
+    if native:  # as rep-deploy's own sessions load it (block pairs linked and fused)
         so.register_custom_ops_library(str(library_path()))
         source = session_model(path)
     return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     path = kernel_path()
     print(f"\n{args.stat} of {args.rounds} interleaved rounds; rep-deploy kernel path: {path} "
-          f"(block pairs linked, as rep-deploy's sessions run them)")
+          f"(block pairs linked and fused, as rep-deploy's sessions run them)")
     print(f"{'model':16s} {'thr':>3s} {'rep-deploy ms':>14s} {'stock std ms':>13s} {'speed-up':>9s}")
     for name in args.models:
         for t in args.threads:

@@ -7,10 +7,11 @@ read back, Y1 goes through L3: at RepBNN widths a 56x56 Y1 is 3.2 MB against a 5
 the two convs run tile by tile (``core::binary_block_pair_forward``): Y1's tile stays in cache and
 is never written. The arithmetic is the same, so outputs are bit-identical (tests/test_block_pairs.py).
 In ``bench_model --pairs`` the 112x112 to 28x28 blocks of rep-reactnet-a ran 10.67 -> 9.55 ms and
-reactnet-a's 8.65 -> 8.17 ms (README, Speed). The kernel runs the two halves one after the other
-on small maps (under 12 tiles of 64 pixels), where fusing gains nothing. Sessions apply it only when
-asked (:func:`rep_deploy.runtime.session_model` with ``fuse_pairs=True``): in ORT the net gain is
-not shown yet.
+reactnet-a's 8.65 -> 8.17 ms (README, Speed, on a Zen 3). The kernel runs the two halves one after
+the other on small maps (under 12 tiles of 64 pixels), where fusing gains nothing; there the node
+costs what the two did (ORT's profiler, session 13). Sessions apply it by default
+(:func:`rep_deploy.runtime.session_model`; ``fuse_pairs=False`` to leave the pairs linked): whole
+models ran 2.6-4% faster at 1 thread on a VPOPCNTDQ Xeon, 4-8% by minimums at 2 (session 13).
 
 Runs on a graph :func:`rep_deploy.link_signs.link_signs` has linked: a pair ``P -> C`` of
 ``BinaryConvBlockLinked`` where C is a 1x1 conv (stride 1, no padding, one group, no folded Repeat)

@@ -126,13 +126,14 @@ def make_session_options(threads: int | None = None) -> onnxruntime.SessionOptio
 
 
 def session_model(model: str | os.PathLike[str] | onnx.ModelProto, path: str | None = None,
-                  fuse_pairs: bool = False) -> str | bytes:
+                  fuse_pairs: bool = True) -> str | bytes:
     """What to create an ONNX Runtime session from when it loads the kernel library.
 
     The graph with its block pairs linked (:mod:`rep_deploy.link_signs`: each BinaryConvBlock writes
-    the next one's sign bits), as bytes; outputs bit-identical. ``fuse_pairs``: also run each
-    block's two convs as one node (:mod:`rep_deploy.block_pairs`; same bits). Off by default until
-    an ORT session shows the gain ``bench_model --pairs`` does (README, Speed, session 12). A file is read with
+    the next one's sign bits) and each block's two convs run as one node (:mod:`rep_deploy.block_pairs`;
+    ``fuse_pairs=False`` leaves them linked), as bytes; outputs bit-identical. Fused, rep-reactnet-a
+    and reactnet-a ran 2.6-4% faster at 1 thread on a VPOPCNTDQ Xeon (README, Speed, session 13),
+    -3% / 0% by minimums on a Zen 3 (session 12). A file is read with
     :func:`rep_deploy.onnx_file.read_onnx`; when it has nothing to link, or keeps weights in external
     data (which only its path can resolve), its path comes back instead. ``path``: the file a
     ModelProto was read from, for the same fallback. Sessions without the library load the model as is.

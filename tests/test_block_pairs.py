@@ -78,6 +78,17 @@ def test_fused_session_gives_the_same_bits(exported: Path, path: str,
         assert np.array_equal(got.view(np.uint32), want.view(np.uint32)), (threads, np.abs(got - want).max())
 
 
+def test_sessions_fuse_by_default(exported: Path) -> None:
+    from rep_deploy.runtime import session_model
+
+    def pairs(source: str | bytes) -> int:
+        assert isinstance(source, bytes)
+        return sum(node.op_type == PAIR for node in onnx.load_from_string(source).graph.node)
+
+    assert pairs(session_model(exported)) == 13
+    assert pairs(session_model(exported, fuse_pairs=False)) == 0
+
+
 def _first_pair(model: onnx.ModelProto) -> onnx.NodeProto:
     return next(node for node in model.graph.node if node.op_type == PAIR)
 
@@ -113,15 +124,10 @@ def test_linked_nodes_stay_when_nothing_fuses(exported: Path) -> None:
 
 def test_the_profiler_reports_a_pair_under_its_first_block(exported: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    import functools
-
-    import rep_deploy.runtime
     from rep_deploy.profile.latency import profile_latency
 
     monkeypatch.chdir(tmp_path)  # ORT's profile prefix
-    # the profiler runs the graph as sessions do; fused pairs are opt-in there (session_model)
-    fused = functools.partial(rep_deploy.runtime.session_model, fuse_pairs=True)
-    monkeypatch.setattr(rep_deploy.runtime, "session_model", fused)
+    # the profiler runs the graph as sessions do (session_model: pairs fused)
     prof = profile_latency(exported, backend="ort-native", threads=1, runs=2, warmup=1)
     blocks = [n.name for n in onnx.load(exported).graph.node if n.op_type == "BinaryConvBlock"]
     timed = [n for n in prof.per_node if n.name in blocks]

@@ -108,7 +108,7 @@ def test_linked_session_gives_the_same_bits(exported: Path, path: str,
     x = np.random.default_rng(5).standard_normal((3, 3, 96, 96)).astype(np.float32)
     plain = exported_session(exported, path, monkeypatch)
     want = plain.run(None, {"input": x})[0]
-    source = session_model(exported)
+    source = session_model(exported, fuse_pairs=False)  # linked only (fused: test_block_pairs)
     assert isinstance(source, bytes)
     linked = ort.InferenceSession(source, make_session_options(2), providers=["CPUExecutionProvider"])
     got = linked.run(None, {"input": x})[0]

@@ -147,7 +147,7 @@ def _bench_bundle(device: Device, model: Path, options: BenchOptions, folder: st
 
     name = "model" + model.suffix.lower()
     pushed = model
-    if not tflite and custom:  # the graph rep-deploy's own sessions run: block pairs linked
+    if not tflite and custom:  # the graph rep-deploy's own sessions run: block pairs linked, fused
         from rep_deploy.runtime import session_model
 
         source = session_model(model)
