@@ -10,7 +10,7 @@ function executed are exact and the same on every run and machine. The log (giga
 112x112 layers) streams through a FIFO into this script and is never written to disk.
 
 Counts are per call of the layer (``bench_model --reps 1`` calls it twice: one warm-up, one timed;
-the totals are halved), grouped by phase: ``gemm`` (bgemm*), ``epilogue`` (write_tile*: the output
+the totals are halved), grouped by phase: ``gemm`` (bgemm*), ``epilogue`` (write_tile*, write_row*, write_pooled_rows*: the output
 transform and the next op's sign bits), ``finish`` (finish_tile*), ``sign`` (sign_row*, sign_rows,
 cut_sign_rows, the sign task), ``pack`` (transpose_bits*, pack_activation_rows*), ``other`` (the
 rest of rep_deploy::core: conv_tile with the pooled residual and the padding correction, the task
@@ -49,7 +49,7 @@ def phase(symbol: str) -> str | None:
         return None  # outside the core, or set-up (weights are packed once per kernel)
     if "bgemm" in name:
         return "gemm"
-    if "write_tile" in name:
+    if "write_tile" in name or "write_pooled_rows" in name or "write_row" in name:
         return "epilogue"
     if "finish_tile" in name:
         return "finish"

@@ -139,7 +139,8 @@ struct Avx512Floats {
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static uint32_t ge_mask(Vec v, Vec t) { return _mm512_cmp_ps_mask(v, t, _CMP_GE_OQ); }
-  static constexpr int kGroup = 1;  // MOVMSKPS already makes a vector's mask in one instruction
+  static constexpr int kGroup = 1;  // one compare makes a vector's mask
+  static constexpr bool kPooledRowsApart = true;  // write_pooled_rows_apart
   static uint64_t ge_mask_group(const Vec* v, Vec t) { return ge_mask(v[0], t); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const __mmask16 ge = _mm512_cmp_ps_mask(u, _mm512_setzero_ps(), _CMP_GE_OQ);

@@ -7,7 +7,7 @@
 // and ge_mask(v, t): bit i = v[i] >= t[i] (false for NaN), the sign bits of TileOut::signs; for the
 // kGroup and ge_mask_group(const Vec v[kGroup], t): the kGroup * kWidth bits of ge_mask over v (a
 // path may build them faster together; kGroup = 1 otherwise); for the
-// pooled outputs (TileOut::pool), pool_top(o, v): o[i] = v[2i] + v[2i + 1] and pool_bottom(o, v):
+// pooled outputs (TileOut::pool), kPooledRowsApart (write_pooled_rows_apart), pool_top(o, v): o[i] = v[2i] + v[2i + 1] and pool_bottom(o, v):
 // o[i] = ((o[i] + v[2i]) + v[2i + 1]) * 0.25 for i < kWidth / 2, and pool_top2(o, v0, v1) /
 // pool_bottom2(o, v0, v1), the same over the 2 * kWidth values of v0 then v1; for the
 // tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
@@ -167,35 +167,51 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
 // each lane's accumulators converted to float once for its copies, was 17% slower on
 // rep-reactnet-a's 56x56 1x1 layer: its rows jump between four planes; converting the whole tile
 // once and keeping this order gained nothing measurable.) Always inlined into write_tile_simd's
-// dispatch: as four separate functions GCC's NEON code ran ~4 more instructions per row.
-template <class V, int kMode, int kPool>
-[[gnu::always_inline]] inline void write_rows(const TileOut& t) {
+// dispatch: as four separate functions GCC's NEON code ran ~4 more instructions per row. kPool:
+// write_row's form for every row (kWithPooled false: only the unpooled form is compiled in).
+template <class V, int kMode, bool kWithPooled>
+[[gnu::always_inline]] inline void write_rows(const TileOut& t, int kPool) {
   for (int64_t r = 0; r < t.repeats; ++r)
-    for (int64_t l = 0; l < t.nl; ++l) write_row<V, kMode, kPool>(t, r, l, t.acc + l * 64);
+    for (int64_t l = 0; l < t.nl; ++l) {
+      if (!kWithPooled || kPool == 0)
+        write_row<V, kMode, 0>(t, r, l, t.acc + l * 64);
+      else if (kPool == 2)
+        write_row<V, kMode, 2>(t, r, l, t.acc + l * 64);
+      else if (kPool == 3)
+        write_row<V, kMode, 3>(t, r, l, t.acc + l * 64);
+      else
+        write_row<V, kMode, 1>(t, r, l, t.acc + l * 64);
+    }
 }
 
-// A pooled tile's rows, in a function of their own: inlined beside the unpooled rows, GCC's
-// register allocation for those got worse (AVX-512, Xeon: rep-reactnet-a's unpooled 14x14 1x1
-// layers +5%, once the pooled rows had become vector code).
-template <class V, int kMode, int kPool>
-[[gnu::noinline]] void write_pooled_rows(const TileOut& t) {
-  write_rows<V, kMode, kPool>(t);
+// A pooled tile's rows in a function of their own, where V::kPooledRowsApart. On AVX-512, inlined
+// beside the unpooled rows, GCC's code for those got worse once the pooled rows were vector code
+// (Xeon: rep-reactnet-a's unpooled 14x14 1x1 layers +5%). On NEON the same split cost the pooled
+// layers 2-5% more instructions (neon_instructions.py), so there they stay inlined.
+template <class V, int kMode>
+[[gnu::noinline]] void write_pooled_rows_apart(const TileOut& t, int kPool) {
+  write_rows<V, kMode, true>(t, kPool);
 }
 
 template <class V, int kMode>
 [[gnu::always_inline]] inline void write_tile_mode(const TileOut& tile) {
   const TileOut t = tile;
-  if (!t.pool) return write_rows<V, kMode, 0>(t);
-  // write_row's kPool: are the vector pairs it pools, and the single vectors, runs?
-  constexpr int64_t W = V::kWidth;
-  bool pairs = true, singles = true;
-  int64_t q = 0;
-  for (; q + 2 * W <= t.npix; q += 2 * W) pairs = pairs && pool_run(t.pool_pairs, q / 2, W);
-  for (; q + W <= t.npix; q += W) pairs = pairs && pool_run(t.pool_pairs, q / 2, W / 2);
-  for (q = 0; q + W <= t.npix; q += W) singles = singles && pool_run(t.pool_pairs, q / 2, W / 2);
-  if (pairs) return write_pooled_rows<V, kMode, 2>(t);
-  if (singles) return write_pooled_rows<V, kMode, 3>(t);
-  write_pooled_rows<V, kMode, 1>(t);
+  int kPool = 0;
+  if (t.pool) {  // write_row's kPool: are the vector pairs it pools, and the single vectors, runs?
+    constexpr int64_t W = V::kWidth;
+    bool pairs = true, singles = true;
+    int64_t q = 0;
+    for (; q + 2 * W <= t.npix; q += 2 * W) pairs = pairs && pool_run(t.pool_pairs, q / 2, W);
+    for (; q + W <= t.npix; q += W) pairs = pairs && pool_run(t.pool_pairs, q / 2, W / 2);
+    for (q = 0; q + W <= t.npix; q += W) singles = singles && pool_run(t.pool_pairs, q / 2, W / 2);
+    kPool = pairs ? 2 : singles ? 3 : 1;
+  }
+  if constexpr (V::kPooledRowsApart) {
+    if (kPool) return write_pooled_rows_apart<V, kMode>(t, kPool);
+    write_rows<V, kMode, false>(t, 0);
+  } else {
+    write_rows<V, kMode, true>(t, kPool);
+  }
 }
 
 template <class V>
