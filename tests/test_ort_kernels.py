@@ -30,6 +30,7 @@ from rep_deploy.ops import binary_conv, binary_conv_block, binary_conv_fused, bi
 from rep_deploy.runtime import KERNEL_ENV, library_path, make_session_options
 
 from _onnx import make_model
+from _paths import same_bits
 
 PATHS = ["reference", "portable", "avx2", "avx512", "avx512vpopcnt", "neon"]
 
@@ -57,11 +58,6 @@ def random_input(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray
     x[(special >= 0.06) & (special < 0.09)] = -0.0
     x[(special >= 0.09) & (special < 0.10)] = np.nan
     return x
-
-
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and a.dtype == b.dtype and np.array_equal(
-        a.view(np.uint32), b.view(np.uint32))
 
 
 # ---------------------------------------------------------------------------------------------
