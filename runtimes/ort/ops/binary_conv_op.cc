@@ -181,7 +181,7 @@ class BinaryConvKernel {
     const Tensor y = output(ctx, 0, c.y_shape);
     if (c.t.sign_threshold)
       c.t.signs = static_cast<uint64_t*>(output(ctx, 1, signs_shape(c.s, repeats_)).data);
-    run_conv(ctx, c.s, c.xd, c.x.shape.empty() ? 0 : c.x.shape[1], c.threshold, c.x_signs, c.w, w_,
+    run_conv(ctx, c.s, c.xd, c.x.shape[1], c.threshold, c.x_signs, c.w, w_,
              c.t, static_cast<float*>(y.data));
   }
 
