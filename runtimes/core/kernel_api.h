@@ -90,6 +90,7 @@ struct TileOut {
   float* pool;
   int64_t pool_plane;
   const int32_t* pool_pairs;  // [npix / 2]
+  int64_t pool_row_pairs;     // Wo / 2: pair k's window partner, when in the tile, is k +- this
 };
 constexpr int32_t kPoolBottom = int32_t(1) << 30;
 using WriteTileFn = void (*)(const TileOut& t);

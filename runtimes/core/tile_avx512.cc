@@ -166,6 +166,69 @@ struct Avx512Floats {
     _mm256_storeu_ps(o, _mm256_mul_ps(_mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(o), c), d),
                                       _mm256_set1_ps(0.25f)));
   }
+  // A row of a tile whose vectors straddle rows of windows (Wo = 14 or 28: rep-reactnet-a's 14x14
+  // and 28x28 pooled 1x1 layers), pooled from registers: the top sums s = a + b of all 32 pairs,
+  // each bottom pair's top sum brought over from h = Wo / 2 <= 16 pairs before (a permute), and the
+  // whole windows (top and bottom pair in the tile), the tops whose bottoms come in a later tile
+  // and the bottoms whose tops came in an earlier one stored as runs of consecutive windows with
+  // masked stores (PoolRowPlan, the same for every row of the tile). Each rounded as pool_pair.
+  // Through the stack pair by pair instead (a test and a branch per pair), those layers ran at 21%
+  // and 31% of their bound; with masked stores per vector, each window's top stored and loaded
+  // back at once (store forwarding fails), slower still.
+  static constexpr bool kPoolRows = true;
+  struct PoolRowPlan {
+    int n = 0;
+    int8_t kind[32], half[32];  // kind: 0 a window's top pair only, 1 whole windows, 2 bottom only
+    __mmask16 mask[32];         // the run's lanes (pairs) in the half
+    int32_t base[32];           // the pooled offset of the half's lane 0 (may be negative)
+    __m512i shift_lo, shift_hi;  // lane k: the pair h before (low half: in s0; high: s0 or s1)
+  };
+  static bool plan_pool_rows(const TileOut& t, PoolRowPlan* p) {
+    const int h = static_cast<int>(t.pool_row_pairs);
+    if (t.npix != 64 || h < 1 || h > 16) return false;  // Wo = 56 (h = 28) this way: +2.4%
+    const auto kind = [&](int k) {  // -1: a top pair whose bottom pair is in the tile
+      if (!(t.pool_pairs[k] & kPoolBottom)) return k + h < 32 ? -1 : 0;
+      return k >= h ? 1 : 2;
+    };
+    p->n = 0;
+    for (int k = 0; k < 32;) {
+      const int c = kind(k);
+      const int32_t at = t.pool_pairs[k] & ~kPoolBottom;
+      int k1 = k + 1;  // the run: same kind, same half, consecutive windows
+      while (k1 % 16 && kind(k1) == c && (t.pool_pairs[k1] & ~kPoolBottom) == at + (k1 - k)) ++k1;
+      if (c >= 0) {
+        const int a = k % 16, b = a + (k1 - k);  // lanes [a, b)
+        p->kind[p->n] = int8_t(c), p->half[p->n] = int8_t(k / 16);
+        p->mask[p->n] = static_cast<__mmask16>(((1u << b) - 1) & ~((1u << a) - 1));
+        p->base[p->n++] = at - a;
+      }
+      k = k1;
+    }
+    alignas(64) int32_t lo[16], hi[16];
+    for (int k = 0; k < 16; ++k) lo[k] = (k - h) & 15, hi[k] = 16 + k - h;  // lo: k >= h used
+    p->shift_lo = _mm512_load_si512(lo), p->shift_hi = _mm512_load_si512(hi);
+    return true;
+  }
+  static void pool_rows(const Vec v[4], const PoolRowPlan& p, float* pool) {
+    const Vec e[2] = {evens(v[0], v[1]), evens(v[2], v[3])};
+    const Vec o[2] = {odds(v[0], v[1]), odds(v[2], v[3])};
+    const Vec s[2] = {_mm512_add_ps(e[0], o[0]), _mm512_add_ps(e[1], o[1])};
+    const Vec quarter = _mm512_set1_ps(0.25f);
+    const Vec top[2] = {_mm512_permutexvar_ps(p.shift_lo, s[0]),
+                        _mm512_permutex2var_ps(s[0], p.shift_hi, s[1])};
+    for (int i = 0; i < p.n; ++i) {
+      const int hf = p.half[i];
+      // lane 0's address: may lie before pool (masked off), so as an integer
+      float* out = reinterpret_cast<float*>(reinterpret_cast<uintptr_t>(pool) +
+                                            uintptr_t(int64_t(p.base[i])) * sizeof(float));
+      Vec r = s[hf];
+      if (p.kind[i]) {
+        const Vec t = p.kind[i] == 1 ? top[hf] : _mm512_maskz_loadu_ps(p.mask[i], out);
+        r = _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(t, e[hf]), o[hf]), quarter);
+      }
+      _mm512_mask_storeu_ps(out, p.mask[i], r);
+    }
+  }
   static void pool_top2(float* o, Vec v0, Vec v1) {
     _mm512_storeu_ps(o, _mm512_add_ps(evens(v0, v1), odds(v0, v1)));
   }

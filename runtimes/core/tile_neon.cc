@@ -69,6 +69,7 @@ struct NeonFloats {
   // 16 bits from one narrowing and two ADDVs instead of 4 x (AND, ADDV, move, shift, OR)
   static constexpr int kGroup = 4;
   static constexpr bool kPooledRowsApart = false;
+  static constexpr bool kPoolRows = false;  // write_tile_simd.h's kPool 4
   static uint64_t ge_mask_group(const Vec* v, Vec t) { return ge16(v, t, vld1q_u8(kByteWeights)); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const uint32x4_t ge = vcgeq_f32(u, vdupq_n_f32(0.0f));  // false for NaN: NaN * slope, as numpy

@@ -9,7 +9,10 @@
 // path may build them faster together; kGroup = 1 otherwise); for the
 // pooled outputs (TileOut::pool), kPooledRowsApart (write_pooled_rows_apart), pool_top(o, v): o[i] = v[2i] + v[2i + 1] and pool_bottom(o, v):
 // o[i] = ((o[i] + v[2i]) + v[2i + 1]) * 0.25 for i < kWidth / 2, and pool_top2(o, v0, v1) /
-// pool_bottom2(o, v0, v1), the same over the 2 * kWidth values of v0 then v1; for the
+// pool_bottom2(o, v0, v1), the same over the 2 * kWidth values of v0 then v1; kPoolRows (used
+// only where kPooledRowsApart) and, where true, PoolRowPlan, plan_pool_rows(t, &plan) (false: the
+// tile does not suit) and pool_rows(v, plan, pool), the 64 pixels of one row (v[0..64 / kWidth))
+// pooled at once; for the
 // tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
 // reading nothing at or past p + n (x86: masked loads; a stack copy, built lane by lane, would stall
 // the vector load behind the scalar stores: 10% of the epilogue's samples on 14x14 maps). The
@@ -33,11 +36,13 @@ namespace rep_deploy::core::REP_DEPLOY_ISA_NS {
 // the NEON group loop). kPool: 0 = Y written as is; 1 = pooled (TileOut::pool); 2 = pooled, and
 // every pair of vectors of the tile's pixels is one run of windows (pool_run: no test per vector;
 // Wo a multiple of twice the vector width, so the zoo's 112 and 56 wide maps on AVX2 and NEON);
-// 3 = every single vector is (NEON's 28 wide maps: a pair of vectors straddles rows of windows).
-// a: the lane's accumulators. Its lambdas are always inlined: GCC called them per vector once the
-// row had three forms.
+// 3 = every single vector is (NEON's 28 wide maps: a pair of vectors straddles rows of windows);
+// 4 = the vectors straddle rows of windows, and V pools the row's 64 pixels at once (V::pool_rows,
+// plan: the tile's V::PoolRowPlan). a: the lane's accumulators. Its lambdas are always inlined:
+// GCC called them per vector once the row had three forms.
 template <class V, int kMode, int kPool>
-inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) {
+inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
+                      const void* plan) {
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
   constexpr int G = V::kGroup;
@@ -94,7 +99,12 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
   };
   // two vectors' pixels [q, q + 2W) pooled: whole vectors of windows (pool_top2 / pool_bottom2; on
   // NEON half the instructions of two pool_top calls)
+  Vec row[kPool == 4 ? 64 / W : 1];  // kPool 4: the row's vectors, for V::pool_rows
   const auto put2 = [&](int64_t q, Vec v0, Vec v1) __attribute__((always_inline)) {
+    if constexpr (kPool == 4) {
+      row[q / W] = v0, row[q / W + 1] = v1;
+      return;
+    }
     const int32_t* pairs = t.pool_pairs + q / 2;
     if (kPool == 2 || (kPool == 1 && pool_run(pairs, 0, W))) {
       if (pairs[0] & kPoolBottom)
@@ -160,6 +170,8 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
       word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << p;
     }
   }
+  if constexpr (kPool == 4)
+    V::pool_rows(row, *static_cast<const typename V::PoolRowPlan*>(plan), pool);
   if (t.signs) t.signs[j * t.sign_stride] = word;
 }
 
@@ -170,17 +182,19 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a) 
 // dispatch: as four separate functions GCC's NEON code ran ~4 more instructions per row. kPool:
 // write_row's form for every row (kWithPooled false: only the unpooled form is compiled in).
 template <class V, int kMode, bool kWithPooled>
-[[gnu::always_inline]] inline void write_rows(const TileOut& t, int kPool) {
+[[gnu::always_inline]] inline void write_rows(const TileOut& t, int kPool, const void* plan) {
   for (int64_t r = 0; r < t.repeats; ++r)
     for (int64_t l = 0; l < t.nl; ++l) {
       if (!kWithPooled || kPool == 0)
-        write_row<V, kMode, 0>(t, r, l, t.acc + l * 64);
+        write_row<V, kMode, 0>(t, r, l, t.acc + l * 64, plan);
       else if (kPool == 2)
-        write_row<V, kMode, 2>(t, r, l, t.acc + l * 64);
+        write_row<V, kMode, 2>(t, r, l, t.acc + l * 64, plan);
       else if (kPool == 3)
-        write_row<V, kMode, 3>(t, r, l, t.acc + l * 64);
+        write_row<V, kMode, 3>(t, r, l, t.acc + l * 64, plan);
+      else if (V::kPoolRows && kPool == 4)
+        write_row<V, kMode, V::kPoolRows ? 4 : 1>(t, r, l, t.acc + l * 64, plan);
       else
-        write_row<V, kMode, 1>(t, r, l, t.acc + l * 64);
+        write_row<V, kMode, 1>(t, r, l, t.acc + l * 64, plan);
     }
 }
 
@@ -190,7 +204,9 @@ template <class V, int kMode, bool kWithPooled>
 // layers 2-5% more instructions (neon_instructions.py), so there they stay inlined.
 template <class V, int kMode>
 [[gnu::noinline]] void write_pooled_rows_apart(const TileOut& t, int kPool) {
-  write_rows<V, kMode, true>(t, kPool);
+  typename V::PoolRowPlan plan;
+  if (kPool == 1 && V::kPoolRows && V::plan_pool_rows(t, &plan)) kPool = 4;
+  write_rows<V, kMode, true>(t, kPool, &plan);
 }
 
 template <class V, int kMode>
@@ -208,9 +224,9 @@ template <class V, int kMode>
   }
   if constexpr (V::kPooledRowsApart) {
     if (kPool) return write_pooled_rows_apart<V, kMode>(t, kPool);
-    write_rows<V, kMode, false>(t, 0);
+    write_rows<V, kMode, false>(t, 0, nullptr);
   } else {
-    write_rows<V, kMode, true>(t, kPool);
+    write_rows<V, kMode, true>(t, kPool, nullptr);
   }
 }
 
