@@ -75,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", type=Path, default=Path("out/bench_models"))
     ap.add_argument("--json", type=Path, default=Path("out/bench_end_to_end.json"))
     args = ap.parse_args(argv)
+    if args.burst < 1:
+        ap.error(f"--burst must be >= 1 (runs per configuration and round), got {args.burst}")
 
     configs = []  # (model, variant, threads, session, input)
     for name in args.models:
@@ -90,8 +92,6 @@ def main(argv: list[str] | None = None) -> int:
                 configs.append({"model": name, "variant": variant, "threads": threads,
                                 "run": (lambda s=sess, f=feed: s.run(None, f)), "times": [],
                                 "warm": []})
-    if args.burst < 1:
-        raise SystemExit("bench_end_to_end: --burst must be >= 1")
     # a session's pool threads spin for a while after its run: idle first, so that they park and
     # leave the cores to the next configuration (as benchmarks/ab_latency.py --gap)
     gap = 0.05 if max(args.threads) > 1 else 0.0
