@@ -18,7 +18,7 @@ Two latencies per configuration and round, because they differ more than any ker
 - **after idle**: the round's first run, after the other configurations' runs (stock ORT's float
   weights, ~100 MB, have evicted this model's from the caches) and, above 1 thread, after idling
   0.05 s (the pool threads have parked): an app that classifies now and then;
-- **back to back** (``--burst`` runs, the first not counted): the same session again at once, its
+- **back to back** (the round's other ``--burst`` - 1 runs): the same session again at once, its
   weights and buffers in cache and its pool threads awake: an app on a stream of frames.
 
     .venv/bin/python benchmarks/bench_end_to_end.py [--models reactnet-a rep-reactnet-a]
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     mins = {k: {key(c): min(c[f]) * 1e3 for c in configs} for k, f in kinds.items()}
     medians = {k: {key(c): statistics.median(c[f]) * 1e3 for c in configs} for k, f in kinds.items()}
     label = {"idle": "after idle", "warm": "back to back"}
+    suffix = {"idle": "", "warm": "_warm"}  # of the JSON keys: the after-idle ones keep their old names
     rows = []
     path = kernel_path()
     print(f"\n{args.stat} of {args.rounds} interleaved rounds ({args.burst - 1} back-to-back runs per "
@@ -127,14 +128,14 @@ def main(argv: list[str] | None = None) -> int:
             line = f"{name:16s} {t:3d}"
             for k in kinds:
                 ours, std = med[k][(name, "rep-deploy kernels", t)], med[k][(name, "stock ORT, standard ops", t)]
-                sfx = "" if k == "idle" else "_warm"  # the after-idle keys keep their old names
+                sfx = suffix[k]
                 row.update({f"rep_deploy_ms{sfx}": ours, f"stock_standard_ms{sfx}": std, f"speedup{sfx}": std / ours})
                 line += f" {ours:22.2f} {std:9.2f} {std / ours:8.2f}x"
             rows.append(row)
             print(line)
     summary: dict[str, float] = {}
     for k in kinds:
-        sfx = "" if k == "idle" else "_warm"
+        sfx = suffix[k]
         for t in args.threads:
             if "reactnet-a" in args.models and "rep-reactnet-a" in args.models:
                 m = med[k]
