@@ -5,6 +5,10 @@
 //        bench_core --peak [--kernel NAME]: each path's own GEMM kernel (k.bgemm) on operands that
 //        stay in L1 (16 pixels x 72 words, 4 blocks of 8 channels: 27 KiB), the path's popcount
 //        peak as this CPU runs it; benchmarks/bench_roofline.py reads the "peak" lines.
+//        bench_core --epilogue [--kernel NAME]: each path's output transform alone (k.write_tile)
+//        over whole planes of rep-reactnet-a-like tiles (64 accumulator channels x 4 copies, scale,
+//        bias, residual, RPReLU and the next op's sign bits), unpooled and 2x2-pooled, in ns per
+//        16 outputs: what the epilogue costs per float where the GEMM is at its port limit.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -57,6 +61,98 @@ int peak_gemm(const char* only) {
   return 0;
 }
 
+// One case of the epilogue benchmark: Wo x Wo outputs per channel, written as is or pooled, the
+// residual a full plane per channel (an unfused conv's: its rows come from L2 or further, as Y's)
+// or a 64-float tile per channel in L1 (the second conv of a fused block pair, whose residual is
+// the first's output tile held aside).
+struct EpilogueCase {
+  int64_t wo;
+  bool pooled, tile_residual;
+  const char* where;  // the rep-reactnet-a layers it stands for
+};
+
+// Thread CPU time of k.write_tile over every 64-pixel tile of a Wo x Wo plane for 256 output
+// channels (64 accumulator lanes x 4 copies, as rep-reactnet-a's 4-times-repeated convs), mode 3
+// with the sign bits; best of 9 rounds of ~50 ms after one untimed round (without it the first
+// case measured twice its later self).
+double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
+  constexpr int64_t kLanes = 64, kCopies = 4, kCh = kLanes * kCopies;
+  const int64_t plane = c.wo * c.wo, pool_plane = plane / 4, words = plane_words(c.wo, c.wo);
+  std::mt19937 rng(3);
+  std::vector<int32_t> acc(size_t(kLanes * 64));
+  for (int32_t& a : acc) a = int32_t(rng() % 513) - 256;
+  const auto floats = [&](size_t n, float lo, float hi) {
+    std::vector<float> v(n);
+    std::uniform_real_distribution<float> d(lo, hi);
+    for (float& x : v) x = d(rng);
+    return v;
+  };
+  const std::vector<float> mul = floats(kCh, 0.001f, 0.01f), add = floats(kCh, -1, 1),
+                           pre = floats(kCh, -0.5f, 0.5f), slope = floats(kCh, 0.1f, 0.3f),
+                           post = floats(kCh, -0.5f, 0.5f), st = floats(kCh, -0.5f, 0.5f),
+                           res = floats(size_t(kCh * (c.tile_residual ? 64 : plane)), -2, 2);
+  std::vector<float> y(size_t(c.pooled ? kCh * pool_plane : kCh * plane));
+  std::vector<uint64_t> signs(size_t(kCh * words));
+  std::vector<int64_t> chan(size_t(kLanes * kCopies * 2));  // copy r of lane l: channel r * 64 + l
+  for (int64_t l = 0; l < kLanes; ++l)
+    for (int64_t r = 0; r < kCopies; ++r)
+      chan[size_t((l * kCopies + r) * 2)] = chan[size_t((l * kCopies + r) * 2 + 1)] = r * kLanes + l;
+  int32_t pairs[32];
+  TileOut t{};
+  t.acc = acc.data(), t.nl = kLanes, t.oc0 = 0, t.repeats = kCopies, t.chan = chan.data();
+  t.plane = plane, t.res_plane = c.tile_residual ? 64 : plane;
+  t.mul = mul.data(), t.add = add.data(), t.pre = pre.data(), t.slope = slope.data();
+  t.post = post.data(), t.sign_threshold = st.data(), t.sign_stride = words;
+  const auto sweep = [&] {
+    for (int64_t f0 = 0; f0 < plane; f0 += 64) {
+      t.npix = std::min<int64_t>(64, plane - f0);
+      t.res = res.data() + (c.tile_residual ? 0 : f0), t.signs = signs.data() + f0 / 64;
+      if (c.pooled) {  // as binary_conv's tile_out: pixel pair k's window, top or bottom half
+        for (int64_t q = 0; q < t.npix / 2; ++q) {
+          const int64_t yo = (f0 + 2 * q) / c.wo, xo = (f0 + 2 * q) % c.wo;
+          pairs[q] = int32_t((yo / 2) * (c.wo / 2) + xo / 2) | (yo % 2 ? kPoolBottom : 0);
+        }
+        t.pool = y.data(), t.pool_plane = pool_plane, t.pool_pairs = pairs;
+        t.pool_row_pairs = c.wo / 2;
+      } else {
+        t.y = y.data() + f0;
+      }
+      k.write_tile(t);
+    }
+  };
+  double best = 1e30;
+  for (int round = -1; round < 9; ++round) {
+    timespec a0, a1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a0);
+    int64_t sweeps = 0;
+    double sec = 0;
+    do {
+      sweep();
+      ++sweeps;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a1);
+      sec = double(a1.tv_sec - a0.tv_sec) + 1e-9 * double(a1.tv_nsec - a0.tv_nsec);
+    } while (sec < 0.05);
+    if (round >= 0) best = std::min(best, sec / double(sweeps));
+  }
+  return best * 1e9 / (double(kCh * plane) / 16);
+}
+
+int epilogue(const char* only) {
+  const EpilogueCase cases[] = {
+      {56, false, false, "3x3 @56"},          {28, false, false, "3x3 @28"},
+      {14, false, false, "3x3, 1x1 @14"},     {7, false, false, "3x3, 1x1 @7"},
+      {112, true, true, "pair 1's 1x1"},      {56, true, false, "layer 5"},
+      {28, true, true, "pair 5's 1x1"},       {14, true, false, "layer 21"}};
+  for (const KernelChoice& c : all_kernels()) {
+    if (!c.supported || !c.kernel.write_tile || (only && std::strcmp(only, c.kernel.name))) continue;
+    for (const EpilogueCase& e : cases)
+      std::printf("epilogue %-14s %3lldx%-3lld %-6s residual %-5s %6.2f ns per 16 outputs  (%s)\n",
+                  c.kernel.name, (long long)e.wo, (long long)e.wo, e.pooled ? "pooled" : "as is",
+                  e.tile_residual ? "tile" : "plane", epilogue_ns_per_16(c.kernel, e), e.where);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -65,18 +161,20 @@ int main(int argc, char** argv) {
   int layer = -1;
   long long custom[5] = {0, 0, 0, 0, 0};
   bool custom_set = false;
-  bool peak = false;
+  bool peak = false, epilogue_only = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--layer") && i + 1 < argc) layer = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--peak")) peak = true;
+    else if (!std::strcmp(argv[i], "--epilogue")) epilogue_only = true;
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) {  // cin,cout,hw,k,stride
       custom_set = std::sscanf(argv[++i], "%lld,%lld,%lld,%lld,%lld", &custom[0], &custom[1],
                                &custom[2], &custom[3], &custom[4]) == 5;
     }
   }
   if (peak) return peak_gemm(only);
+  if (epilogue_only) return epilogue(only);
   struct L { int64_t cin, cout, hw, k, stride; };
   const L layers[] = {{32, 32, 112, 3, 1},  {64, 64, 56, 3, 1},   {128, 128, 28, 3, 1},
                       {256, 256, 14, 3, 1}, {512, 512, 7, 3, 1},  {1024, 1024, 7, 3, 1},
