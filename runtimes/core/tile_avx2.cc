@@ -141,6 +141,7 @@ struct Avx2Floats {
   static constexpr int kGroup = 1;  // MOVMSKPS already makes a vector's mask in one instruction
   static constexpr bool kPooledRowsApart = false;
   static constexpr bool kPoolRows = false;  // write_tile_simd.h's kPool 4
+  static constexpr bool kPoolHalves = false;  // write_tile_simd.h's pool_halves
   static uint64_t ge_mask_group(const Vec* v, Vec t) { return ge_mask(v[0], t); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const __m256 ge = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);

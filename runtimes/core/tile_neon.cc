@@ -70,6 +70,7 @@ struct NeonFloats {
   static constexpr int kGroup = 4;
   static constexpr bool kPooledRowsApart = false;
   static constexpr bool kPoolRows = false;  // write_tile_simd.h's kPool 4
+  static constexpr bool kPoolHalves = false;  // write_tile_simd.h's pool_halves
   static uint64_t ge_mask_group(const Vec* v, Vec t) { return ge16(v, t, vld1q_u8(kByteWeights)); }
   static Vec rprelu(Vec u, Vec slope, Vec post) {
     const uint32x4_t ge = vcgeq_f32(u, vdupq_n_f32(0.0f));  // false for NaN: NaN * slope, as numpy

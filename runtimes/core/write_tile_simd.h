@@ -12,7 +12,9 @@
 // pool_bottom2(o, v0, v1), the same over the 2 * kWidth values of v0 then v1; kPoolRows (used
 // only where kPooledRowsApart) and, where true, PoolRowPlan, plan_pool_rows(t, &plan) (false: the
 // tile does not suit) and pool_rows(v, plan, pool), the 64 pixels of one row (v[0..64 / kWidth))
-// pooled at once; for the
+// pooled at once; kPoolHalves and, where true, pool_halves(pool, pairs, v): a vector whose pixel
+// pairs are two runs of kWidth / 4 pairs (each half of it in one row of windows: Wo a multiple of
+// half the vector width but not of the width) pooled half by half; for the
 // tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
 // reading nothing at or past p + n (x86: masked loads; a stack copy, built lane by lane, would stall
 // the vector load behind the scalar stores: 10% of the epilogue's samples on 14x14 maps). The
@@ -92,6 +94,10 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
       else
         V::pool_top(pool + pairs[0], v);
       return;
+    }
+    if constexpr (V::kPoolHalves) {
+      if (pool_run(pairs, 0, W / 4) && pool_run(pairs, W / 4, W / 4))
+        return V::pool_halves(pool, pairs, v);
     }
     alignas(64) float b[W];
     V::store(b, v);
