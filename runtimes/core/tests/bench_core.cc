@@ -90,8 +90,18 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   const std::vector<float> mul = floats(kCh, 0.001f, 0.01f), add = floats(kCh, -1, 1),
                            pre = floats(kCh, -0.5f, 0.5f), slope = floats(kCh, 0.1f, 0.3f),
                            post = floats(kCh, -0.5f, 0.5f), st = floats(kCh, -0.5f, 0.5f),
-                           res = floats(size_t(kCh * (c.tile_residual ? 64 : plane)), -2, 2);
-  std::vector<float> y(size_t(c.pooled ? kCh * pool_plane : kCh * plane));
+                           res_values = floats(size_t(kCh * (c.tile_residual ? 64 : plane)), -2, 2);
+  // Y and the residual in one buffer at fixed offsets: Y 4 KiB-aligned, the residual 2 KiB + 64 B
+  // past a 4 KiB boundary, so that Y[j][p] and res[j][p] never share their low 12 address bits
+  // (4K aliasing would stall loads behind unrelated stores) whatever the allocator returns
+  const size_t ny = size_t(c.pooled ? kCh * pool_plane : kCh * plane), kPage = 1024;  // floats
+  std::vector<float> arena(ny + res_values.size() + 3 * kPage);
+  float* const base = reinterpret_cast<float*>(
+      (reinterpret_cast<uintptr_t>(arena.data()) + 4095) & ~uintptr_t(4095));
+  const struct { float* p; float* data() const { return p; } } y{base};
+  float* const res_at = base + (ny + kPage - 1) / kPage * kPage + kPage / 2 + 16;
+  std::copy(res_values.begin(), res_values.end(), res_at);
+  const struct { const float* p; const float* data() const { return p; } } res{res_at};
   std::vector<uint64_t> signs(size_t(kCh * words));
   std::vector<int64_t> chan(size_t(kLanes * kCopies * 2));  // copy r of lane l: channel r * 64 + l
   for (int64_t l = 0; l < kLanes; ++l)
