@@ -198,10 +198,8 @@ TileOut tile_out(const Job& J, int64_t n, int64_t oc0, int64_t nl, int64_t f0, i
     o.y = nullptr;
     o.pool_plane = (s.ho / 2) * (s.wo / 2);
     o.pool = J.y + n * s.cout * t.repeats * o.pool_plane;
-    for (int64_t k = 0; k < npix / 2; ++k) {  // f0 and Wo even: pixel 2k starts a pair
-      const int64_t yo = (f0 + 2 * k) / s.wo, xo = (f0 + 2 * k) % s.wo;
-      pairs[k] = int32_t((yo / 2) * (s.wo / 2) + xo / 2) | (yo % 2 ? kPoolBottom : 0);
-    }
+    for (int64_t k = 0; k < npix / 2; ++k)  // f0 and Wo even: pixel 2k starts a pair
+      pairs[k] = pool_pair_entry(f0 + 2 * k, s.wo);
     o.pool_pairs = pairs;
     o.pool_row_pairs = s.wo / 2;
   }

@@ -93,6 +93,13 @@ struct TileOut {
   int64_t pool_row_pairs;     // Wo / 2: pair k's window partner, when in the tile, is k +- this
 };
 constexpr int32_t kPoolBottom = int32_t(1) << 30;
+
+// TileOut::pool_pairs' entry for the pixel pair starting at flattened output pixel f (even) of a
+// plane Wo wide (even): its window's pooled offset, with kPoolBottom on odd rows.
+static inline int32_t pool_pair_entry(int64_t f, int64_t wo) {
+  const int64_t yo = f / wo, xo = f % wo;
+  return int32_t((yo / 2) * (wo / 2) + xo / 2) | (yo % 2 ? kPoolBottom : 0);
+}
 using WriteTileFn = void (*)(const TileOut& t);
 
 // Output channel of accumulator lane l, copy r (static: every ISA file gets its own copy).

@@ -25,6 +25,27 @@ using namespace rep_deploy::core;
 
 namespace {
 
+// Seconds of thread CPU time per call of run(): the best of 9 rounds of ~50 ms each, after
+// `untimed` rounds not counted (the machine is shared: wall time would count other processes).
+template <class F>
+double best_seconds_per_call(const F& run, int untimed) {
+  double best = 1e30;
+  for (int round = -untimed; round < 9; ++round) {
+    timespec a0, a1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a0);
+    int64_t calls = 0;
+    double sec = 0;
+    do {
+      run();
+      ++calls;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a1);
+      sec = double(a1.tv_sec - a0.tv_sec) + 1e-9 * double(a1.tv_nsec - a0.tv_nsec);
+    } while (sec < 0.05);
+    if (round >= 0) best = std::min(best, sec / double(calls));
+  }
+  return best;
+}
+
 // Best of 9 rounds of ~50 ms of thread CPU time: MACs per second of k.bgemm with everything in L1.
 int peak_gemm(const char* only) {
   constexpr int64_t kWords = 72, kPix = 16, kBlocks = 4;
@@ -41,20 +62,10 @@ int peak_gemm(const char* only) {
   const double macs = double(kPix * kBlocks * 8 * kWords * 64);
   for (const KernelChoice& c : all_kernels()) {
     if (!c.supported || !c.kernel.bgemm || (only && std::strcmp(only, c.kernel.name))) continue;
-    double best = 0;
-    for (int round = 0; round < 9; ++round) {
-      timespec a0, a1;
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a0);
-      int64_t calls = 0;
-      double sec = 0;
-      do {
-        for (int i = 0; i < 256; ++i) c.kernel.bgemm(t);
-        calls += 256;
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a1);
-        sec = double(a1.tv_sec - a0.tv_sec) + 1e-9 * double(a1.tv_nsec - a0.tv_nsec);
-      } while (sec < 0.05);
-      best = std::max(best, macs * double(calls) / sec);
-    }
+    const auto batch = [&] {
+      for (int i = 0; i < 256; ++i) c.kernel.bgemm(t);
+    };
+    const double best = 256 * macs / best_seconds_per_call(batch, 0);
     std::printf("peak %s %.4g MAC/s (GEMM kernel, K = %lld words, operands in L1; checksum %d)\n",
                 c.kernel.name, best, (long long)kWords, cnt[5]);
   }
@@ -98,10 +109,9 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   std::vector<float> arena(ny + res_values.size() + 3 * kPage);
   float* const base = reinterpret_cast<float*>(
       (reinterpret_cast<uintptr_t>(arena.data()) + 4095) & ~uintptr_t(4095));
-  const struct { float* p; float* data() const { return p; } } y{base};
-  float* const res_at = base + (ny + kPage - 1) / kPage * kPage + kPage / 2 + 16;
-  std::copy(res_values.begin(), res_values.end(), res_at);
-  const struct { const float* p; const float* data() const { return p; } } res{res_at};
+  float* const y = base;
+  float* const res = base + (ny + kPage - 1) / kPage * kPage + kPage / 2 + 16;
+  std::copy(res_values.begin(), res_values.end(), res);
   std::vector<uint64_t> signs(size_t(kCh * words));
   std::vector<int64_t> chan(size_t(kLanes * kCopies * 2));  // copy r of lane l: channel r * 64 + l
   for (int64_t l = 0; l < kLanes; ++l)
@@ -116,35 +126,18 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   const auto sweep = [&] {
     for (int64_t f0 = 0; f0 < plane; f0 += 64) {
       t.npix = std::min<int64_t>(64, plane - f0);
-      t.res = res.data() + (c.tile_residual ? 0 : f0), t.signs = signs.data() + f0 / 64;
-      if (c.pooled) {  // as binary_conv's tile_out: pixel pair k's window, top or bottom half
-        for (int64_t q = 0; q < t.npix / 2; ++q) {
-          const int64_t yo = (f0 + 2 * q) / c.wo, xo = (f0 + 2 * q) % c.wo;
-          pairs[q] = int32_t((yo / 2) * (c.wo / 2) + xo / 2) | (yo % 2 ? kPoolBottom : 0);
-        }
-        t.pool = y.data(), t.pool_plane = pool_plane, t.pool_pairs = pairs;
+      t.res = res + (c.tile_residual ? 0 : f0), t.signs = signs.data() + f0 / 64;
+      if (c.pooled) {  // as binary_conv's tile_out
+        for (int64_t q = 0; q < t.npix / 2; ++q) pairs[q] = pool_pair_entry(f0 + 2 * q, c.wo);
+        t.pool = y, t.pool_plane = pool_plane, t.pool_pairs = pairs;
         t.pool_row_pairs = c.wo / 2;
       } else {
-        t.y = y.data() + f0;
+        t.y = y + f0;
       }
       k.write_tile(t);
     }
   };
-  double best = 1e30;
-  for (int round = -1; round < 9; ++round) {
-    timespec a0, a1;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a0);
-    int64_t sweeps = 0;
-    double sec = 0;
-    do {
-      sweep();
-      ++sweeps;
-      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a1);
-      sec = double(a1.tv_sec - a0.tv_sec) + 1e-9 * double(a1.tv_nsec - a0.tv_nsec);
-    } while (sec < 0.05);
-    if (round >= 0) best = std::min(best, sec / double(sweeps));
-  }
-  return best * 1e9 / (double(kCh * plane) / 16);
+  return best_seconds_per_call(sweep, 1) * 1e9 / (double(kCh * plane) / 16);
 }
 
 int epilogue(const char* only) {
