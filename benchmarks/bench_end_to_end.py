@@ -21,6 +21,15 @@ Two latencies per configuration and round, because they differ more than any ker
 - **back to back** (the round's other ``--burst`` - 1 runs): the same session again at once, its
   weights and buffers in cache and its pool threads awake: an app on a stream of frames.
 
+Above 1 thread, where the threads run matters as much: before and after every round the benchmark
+times a cache line's round trip between the first two CPUs this process may run on
+(:func:`rep_deploy.runtime.cache_line_round_trip_ns`; on a 2-vCPU guest, the two cores a 2-thread
+run uses). A cloud guest's vCPUs move between host cores: on an AMD EPYC Zen 4 guest the round trip
+was 50-80 ns (the vCPUs sharing an L3) and, for tens of seconds at a time, ~330 ns, when two threads
+ran rep-reactnet-a 1.6x slower and stock ORT 1.4x. So the 2-thread scaling is also reported per
+placement: rounds whose two probes are both within 2x the least probe of the run ("near"), both
+beyond it ("far"), or neither (excluded).
+
     .venv/bin/python benchmarks/bench_end_to_end.py [--models reactnet-a rep-reactnet-a]
         [--threads 1 2] [--rounds 15] [--burst 4] [--stat median|min] [--json out/bench_end_to_end.json]
 """
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -38,7 +48,7 @@ import numpy as np
 import onnxruntime as ort
 
 from rep_deploy import ExportOptions, export_model, get_model_info
-from rep_deploy.runtime import kernel_path, library_path, session_model
+from rep_deploy.runtime import cache_line_round_trip_ns, kernel_path, library_path, session_model
 
 
 def _export(name: str, ops: str, cache: Path) -> Path:
@@ -60,6 +70,37 @@ def _session(path: Path, threads: int, native: bool) -> ort.InferenceSession:
         so.register_custom_ops_library(str(library_path()))
         source = session_model(path)
     return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
+
+
+def _scaling(configs: list[dict], name: str, variant: str, rounds: list[int], field: str,
+             per_round: int) -> float:
+    """1-thread / 2-thread median latency of one model and variant over the given rounds only (the
+    medians whatever ``--stat``: a placement may hold few rounds)."""
+    def median_of(threads: int) -> float:
+        c = next(c for c in configs if (c["model"], c["variant"], c["threads"]) == (name, variant, threads))
+        size = 1 if field == "times" else per_round
+        return statistics.median(v for r in rounds for v in c[field][r * size:(r + 1) * size])
+    return median_of(1) / median_of(2)
+
+
+def _probe_pair() -> tuple[int, int] | None:
+    """The first two CPUs this process may run on (None with fewer, or no affinity API)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    return (cpus[0], cpus[1]) if len(cpus) >= 2 else None
+
+
+def near_limit(probes: list[tuple[float, float]]) -> float:
+    """The longest round trip still "near": twice the least probe of the run."""
+    return 2 * min(min(p) for p in probes)
+
+
+def placements(probes: list[tuple[float, float]]) -> list[str]:
+    """Each round's placement from its (before, after) round trips: "near" when both are within
+    :func:`near_limit`, "far" when both are beyond it, else "mixed" (it moved mid-round)."""
+    if not probes:
+        return []
+    limit = near_limit(probes)
+    return ["near" if max(p) <= limit else "far" if min(p) > limit else "mixed" for p in probes]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     # a session's pool threads spin for a while after its run: idle first, so that they park and
     # leave the cores to the next configuration (as benchmarks/ab_latency.py --gap)
     gap = 0.05 if max(args.threads) > 1 else 0.0
+    pair = _probe_pair() if max(args.threads) > 1 else None
+    probe = lambda: cache_line_round_trip_ns(*pair)  # noqa: E731
+    probes: list[tuple[float, float]] = []
+    if pair:
+        try:
+            probe()
+        except RuntimeError as e:
+            print(f"no cache-line probe between CPUs {pair[0]} and {pair[1]}: {e}", file=sys.stderr)
+            pair = None
     for _ in range(args.rounds):  # interleave: every configuration once per round
+        before = probe() if pair else 0.0
         for c in configs:
             if gap:
                 time.sleep(gap)
@@ -106,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
                 t0 = time.perf_counter()
                 c["run"]()
                 c["warm"].append(time.perf_counter() - t0)
+        if pair:
+            probes.append((before, probe()))
 
     stat = statistics.median if args.stat == "median" else min
     kinds = {"idle": "times", "warm": "warm"} if args.burst > 1 else {"idle": "times"}
@@ -133,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
                 line += f" {ours:22.2f} {std:9.2f} {std / ours:8.2f}x"
             rows.append(row)
             print(line)
+    placed = placements(probes)
+    if probes:
+        print(f"cache-line round trip between CPUs {pair[0]} and {pair[1]}, before and after each round: "
+              f"{min(min(p) for p in probes):.0f}-{max(max(p) for p in probes):.0f} ns; rounds near "
+              f"(both <= {near_limit(probes):.0f} ns) / far / mixed: {placed.count('near')} / "
+              f"{placed.count('far')} / {placed.count('mixed')}")
     summary: dict[str, float] = {}
     for k in kinds:
         sfx = suffix[k]
@@ -147,7 +206,17 @@ def main(argv: list[str] | None = None) -> int:
             for name in args.models:
                 s = med[k][(name, "rep-deploy kernels", 1)] / med[k][(name, "rep-deploy kernels", 2)]
                 summary[f"scaling_2t_{name}{sfx}"] = s
-                print(f"2-thread scaling, {name}, our kernels, {label[k]}: {s:.2f}x")
+                line = f"2-thread scaling, {name}, our kernels, {label[k]}: {s:.2f}x"
+                for where in ("near", "far"):
+                    rounds = [r for r, p in enumerate(placed) if p == where]
+                    if rounds and len(set(placed) - {"mixed"}) > 1:
+                        scale = {v: _scaling(configs, name, v, rounds, kinds[k], args.burst - 1)
+                                 for v in ("rep-deploy kernels", "stock ORT, standard ops")}
+                        summary[f"scaling_2t_{name}{sfx}_{where}"] = scale["rep-deploy kernels"]
+                        summary[f"stock_scaling_2t_{name}{sfx}_{where}"] = scale["stock ORT, standard ops"]
+                        line += (f"; {len(rounds)} rounds {where}: {scale['rep-deploy kernels']:.2f}x "
+                                 f"(stock ORT {scale['stock ORT, standard ops']:.2f}x)")
+                print(line)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     flat = lambda d: {f"{c[0]}|{c[1]}|{c[2]}": v for c, v in d.items()}  # noqa: E731
     args.json.write_text(json.dumps({"machine": platform.processor() or platform.machine(),
@@ -155,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                                      "onnxruntime": ort.__version__, "rounds": args.rounds,
                                      "burst": args.burst,
                                      "statistic": args.stat, "rows": rows, "summary": summary,
+                                     "probed_cpus": list(pair) if probes else None,
+                                     "round_trip_ns": [list(p) for p in probes], "placement": placed,
                                      "median_ms": flat(medians["idle"]), "min_ms": flat(mins["idle"]),
                                      **({"median_ms_warm": flat(medians["warm"]),
                                          "min_ms_warm": flat(mins["warm"])} if "warm" in kinds else {})},

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import onnx
     import onnxruntime
 
-__all__ = ["LIBRARY_NAME", "KERNEL_ENV", "library_path", "kernel_path", "make_session_options",
-           "session_model"]
+__all__ = ["LIBRARY_NAME", "KERNEL_ENV", "library_path", "kernel_path", "cache_line_round_trip_ns",
+           "make_session_options", "session_model"]
 
 LIBRARY_NAME = "librep_deploy_ort.so"
 #: Environment variable that forces a kernel path (read at session creation).
@@ -102,6 +102,33 @@ def kernel_path() -> str:
     if query(buf, len(buf)) != 0:
         raise RuntimeError(buf.value.decode())
     return buf.value.decode()
+
+
+def cache_line_round_trip_ns(cpu_a: int, cpu_b: int, rounds: int = 20000) -> float:
+    """How far apart two CPUs are: the round trip, in ns, of one cache line bounced between a thread
+    pinned to ``cpu_a`` and one pinned to ``cpu_b`` (the median of 9 batches of ``rounds`` / 9).
+
+    Measured by the built library (``RepDeployCacheLineRoundTrip``), in native threads. A cloud
+    guest's vCPUs move between host cores: on an AMD EPYC Zen 4 guest the same two vCPUs measured
+    50-80 ns (sharing an L3) and, for tens of seconds at a time, ~330 ns (not), and two-thread
+    inference ran ~1.6x slower then, stock ONNX Runtime's alike. Multi-threaded timings record it
+    (``benchmarks/bench_end_to_end.py``) so that such runs can be told apart.
+
+    Raises:
+        FileNotFoundError: the library is not built.
+        RuntimeError: a CPU this process may not run on (see ``os.sched_getaffinity``), the same CPU
+            twice, or a platform without thread pinning.
+    """
+    lib = ctypes.CDLL(str(library_path()))
+    probe = lib.RepDeployCacheLineRoundTrip
+    probe.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_double),
+                      ctypes.c_char_p, ctypes.c_size_t]
+    probe.restype = ctypes.c_int
+    ns = ctypes.c_double(0.0)
+    buf = ctypes.create_string_buffer(512)
+    if probe(int(cpu_a), int(cpu_b), int(rounds), ctypes.byref(ns), buf, len(buf)) != 0:
+        raise RuntimeError(buf.value.decode())
+    return ns.value
 
 
 def make_session_options(threads: int | None = None) -> onnxruntime.SessionOptions:

@@ -197,3 +197,20 @@ def test_session_reports_its_kernel_path(exported: Path, monkeypatch) -> None:
     monkeypatch.setenv(KERNEL_ENV, "bogus")
     with pytest.raises(RuntimeError, match="choose one of"):
         kernel_path()
+
+
+def test_cache_line_round_trip_between_two_cpus() -> None:
+    """The placement probe multi-threaded benchmarks record: a real ping-pong in native threads."""
+    import os
+
+    from rep_deploy.runtime import cache_line_round_trip_ns
+
+    cpus = sorted(os.sched_getaffinity(0))
+    outside = max(cpus) + 1  # a CPU this process may not run on
+    if len(cpus) >= 2:
+        ns = cache_line_round_trip_ns(cpus[0], cpus[1], rounds=9000)
+        assert 1.0 < ns < 100_000.0, ns  # tens to hundreds of ns on real hardware
+    with pytest.raises(RuntimeError, match="two different CPUs"):
+        cache_line_round_trip_ns(cpus[0], cpus[0])
+    with pytest.raises(RuntimeError, match=f"cannot pin a thread to CPU {outside} "):
+        cache_line_round_trip_ns(cpus[0], outside)

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <string>
 
+#include "core/core_distance.h"
 #include "core/kernels.h"
 #include "ops/binary_conv_op.h"
 #include "ops/ort_api.h"
@@ -83,5 +84,15 @@ extern "C" __attribute__((visibility("default"))) int RepDeployKernelPath(char* 
   rep_deploy::core::Kernel k{};
   const std::string err = rep_deploy::core::select_kernel_from_env(&k);
   std::snprintf(buf, size, "%s", err.empty() ? k.name : err.c_str());
+  return err.empty() ? 0 : 1;
+}
+
+// The round trip of a cache line between threads pinned to CPUs cpu_a and cpu_b
+// (core/core_distance.h), in ns, into *ns; returns 0, or 1 with the reason in buf. Python reads it
+// with ctypes (rep_deploy.runtime.cache_line_round_trip_ns): multi-threaded timings record it.
+extern "C" __attribute__((visibility("default"))) int RepDeployCacheLineRoundTrip(
+    int cpu_a, int cpu_b, int rounds, double* ns, char* buf, size_t size) {
+  const std::string err = rep_deploy::core::cache_line_round_trip_ns(cpu_a, cpu_b, rounds, ns);
+  std::snprintf(buf, size, "%s", err.c_str());
   return err.empty() ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "../binary_conv.h"
@@ -174,6 +175,19 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) {  // cin,cout,hw,k,stride
       custom_set = std::sscanf(argv[++i], "%lld,%lld,%lld,%lld,%lld", &custom[0], &custom[1],
                                &custom[2], &custom[3], &custom[4]) == 5;
+    }
+  }
+  if (only) {  // a path this build or CPU lacks would otherwise print nothing and exit 0
+    bool runs = false;
+    std::string names;
+    for (const KernelChoice& c : all_kernels()) {
+      runs = runs || (c.supported && c.kernel.bgemm && !std::strcmp(only, c.kernel.name));
+      if (c.supported && c.kernel.bgemm) names += std::string(names.empty() ? "" : ", ") + c.kernel.name;
+    }
+    if (!runs) {
+      std::fprintf(stderr, "bench_core: --kernel %s is not an optimized path this build and CPU run "
+                   "(choose one of: %s)\n", only, names.c_str());
+      return 2;
     }
   }
   if (peak) return peak_gemm(only);
