@@ -72,15 +72,13 @@ def _session(path: Path, threads: int, native: bool) -> ort.InferenceSession:
     return ort.InferenceSession(source, so, providers=["CPUExecutionProvider"])
 
 
-def _scaling(configs: list[dict], name: str, variant: str, rounds: list[int], field: str,
-             per_round: int) -> float:
-    """1-thread / 2-thread median latency of one model and variant over the given rounds only (the
-    medians whatever ``--stat``: a placement may hold few rounds)."""
-    def median_of(threads: int) -> float:
-        c = next(c for c in configs if (c["model"], c["variant"], c["threads"]) == (name, variant, threads))
-        size = 1 if field == "times" else per_round
-        return statistics.median(v for r in rounds for v in c[field][r * size:(r + 1) * size])
-    return median_of(1) / median_of(2)
+def median_over(configs: list[dict], key: tuple[str, str, int], rounds: list[int], field: str,
+                per_round: int) -> float:
+    """Median latency of one configuration (model, variant, threads) over the given rounds only:
+    ``field`` "times" holds a run per round, "warm" ``per_round`` runs per round in order."""
+    c = next(c for c in configs if (c["model"], c["variant"], c["threads"]) == key)
+    size = 1 if field == "times" else per_round
+    return statistics.median(v for r in rounds for v in c[field][r * size:(r + 1) * size])
 
 
 def _probe_pair() -> tuple[int, int] | None:
@@ -195,27 +193,32 @@ def main(argv: list[str] | None = None) -> int:
     summary: dict[str, float] = {}
     for k in kinds:
         sfx = suffix[k]
+        # per placement (when the run saw both): the rounds near, then far, at the median
+        groups = {w: [r for r, p in enumerate(placed) if p == w] for w in ("near", "far")}
+        groups = {w: r for w, r in groups.items() if r} if len(set(placed) - {"mixed"}) > 1 else {}
+        at = lambda key, rounds: median_over(configs, key, rounds, kinds[k], args.burst - 1)  # noqa: E731
+        ours, stock = "rep-deploy kernels", "stock ORT, standard ops"
         for t in args.threads:
             if "reactnet-a" in args.models and "rep-reactnet-a" in args.models:
                 m = med[k]
-                over = m[("rep-reactnet-a", "rep-deploy kernels", t)] / m[("reactnet-a", "rep-deploy kernels", t)] - 1
+                over = m[("rep-reactnet-a", ours, t)] / m[("reactnet-a", ours, t)] - 1
                 summary[f"rep_overhead_{t}t{sfx}"] = over
-                print(f"Rep overhead (rep-reactnet-a vs reactnet-a, our kernels, {t} thread(s), "
-                      f"{label[k]}): {over:+.1%}")
+                line = f"Rep overhead (rep-reactnet-a vs reactnet-a, our kernels, {t} thread(s), {label[k]}): {over:+.1%}"
+                for where, rounds in groups.items() if t > 1 else ():
+                    o = at(("rep-reactnet-a", ours, t), rounds) / at(("reactnet-a", ours, t), rounds) - 1
+                    summary[f"rep_overhead_{t}t{sfx}_{where}"] = o
+                    line += f"; {len(rounds)} rounds {where}: {o:+.1%}"
+                print(line)
         if 1 in args.threads and 2 in args.threads:
             for name in args.models:
-                s = med[k][(name, "rep-deploy kernels", 1)] / med[k][(name, "rep-deploy kernels", 2)]
+                s = med[k][(name, ours, 1)] / med[k][(name, ours, 2)]
                 summary[f"scaling_2t_{name}{sfx}"] = s
                 line = f"2-thread scaling, {name}, our kernels, {label[k]}: {s:.2f}x"
-                for where in ("near", "far"):
-                    rounds = [r for r, p in enumerate(placed) if p == where]
-                    if rounds and len(set(placed) - {"mixed"}) > 1:
-                        scale = {v: _scaling(configs, name, v, rounds, kinds[k], args.burst - 1)
-                                 for v in ("rep-deploy kernels", "stock ORT, standard ops")}
-                        summary[f"scaling_2t_{name}{sfx}_{where}"] = scale["rep-deploy kernels"]
-                        summary[f"stock_scaling_2t_{name}{sfx}_{where}"] = scale["stock ORT, standard ops"]
-                        line += (f"; {len(rounds)} rounds {where}: {scale['rep-deploy kernels']:.2f}x "
-                                 f"(stock ORT {scale['stock ORT, standard ops']:.2f}x)")
+                for where, rounds in groups.items():
+                    scale = {v: at((name, v, 1), rounds) / at((name, v, 2), rounds) for v in (ours, stock)}
+                    summary[f"scaling_2t_{name}{sfx}_{where}"] = scale[ours]
+                    summary[f"stock_scaling_2t_{name}{sfx}_{where}"] = scale[stock]
+                    line += f"; {len(rounds)} rounds {where}: {scale[ours]:.2f}x (stock ORT {scale[stock]:.2f}x)"
                 print(line)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     flat = lambda d: {f"{c[0]}|{c[1]}|{c[2]}": v for c, v in d.items()}  # noqa: E731

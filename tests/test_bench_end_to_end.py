@@ -19,14 +19,16 @@ def test_rounds_are_placed_by_both_probes() -> None:
     assert e2e.placements([(330.0, 340.0), (335.0, 331.0)]) == ["near", "near"]
 
 
-def test_scaling_uses_only_the_given_rounds() -> None:
+def test_medians_use_only_the_given_rounds() -> None:
     def config(threads: int, times: list[float], warm: list[float]) -> dict:
         return {"model": "m", "variant": "v", "threads": threads, "times": times, "warm": warm}
 
     # 3 rounds, 2 back-to-back runs each; round 1 is the slow 2-thread one
     configs = [config(1, [8.0, 8.0, 9.0], [8.0, 8.0, 8.0, 8.0, 9.0, 9.0]),
                config(2, [4.0, 7.0, 5.0], [4.0, 4.0, 7.0, 7.0, 5.0, 5.0])]
-    assert e2e._scaling(configs, "m", "v", [0, 2], "times", 2) == pytest.approx(8.5 / 4.5)
-    assert e2e._scaling(configs, "m", "v", [1], "times", 2) == pytest.approx(8.0 / 7.0)
-    assert e2e._scaling(configs, "m", "v", [0, 2], "warm", 2) == pytest.approx(8.5 / 4.5)
-    assert e2e._scaling(configs, "m", "v", [1], "warm", 2) == pytest.approx(8.0 / 7.0)
+    at = lambda t, rounds, field: e2e.median_over(configs, ("m", "v", t), rounds, field, 2)  # noqa: E731
+    assert at(1, [0, 2], "times") / at(2, [0, 2], "times") == pytest.approx(8.5 / 4.5)
+    assert at(1, [1], "times") / at(2, [1], "times") == pytest.approx(8.0 / 7.0)
+    assert at(2, [0, 2], "warm") == pytest.approx(4.5)
+    assert at(2, [1], "warm") == pytest.approx(7.0)
+    assert at(1, [0, 1, 2], "warm") == pytest.approx(8.0)
