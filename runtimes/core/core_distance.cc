@@ -40,14 +40,14 @@ std::string cache_line_round_trip_ns(int cpu_a, int cpu_b, int rounds, double* n
 #else
   if (cpu_a == cpu_b) return "cache_line_round_trip_ns needs two different CPUs";
   const int64_t per_batch = std::max(1, rounds / kBatches);
-  Line ping;                   // odd: A's turn is over; even: B's
-  std::atomic<int> ready{0};   // threads pinned (a failed pin counts as -100)
+  Line ping;                  // A writes the odd values, B answers each with the next even one
+  std::atomic<int> ready{0};  // threads pinned (a failed pin counts as -100)
   std::vector<double> batch_ns;
   const auto wait_ready = [&] {
     while (ready.load() >= 0 && ready.load() < 2) std::this_thread::yield();
     return ready.load() == 2;
   };
-  // B answers every odd value with the next even one; A times the batches.
+  // A times the batches; batch 0 warms up
   std::thread b([&] {
     ready.fetch_add(pin_to(cpu_b) ? 1 : -100);
     if (!wait_ready()) return;
@@ -63,7 +63,7 @@ std::string cache_line_round_trip_ns(int cpu_a, int cpu_b, int rounds, double* n
     ready.fetch_add(a_pinned ? 1 : -100);
     if (!wait_ready()) return;
     int64_t i = 0;
-    for (int batch = 0; batch <= kBatches; ++batch) {  // batch 0 warms up, untimed
+    for (int batch = 0; batch <= kBatches; ++batch) {
       const auto t0 = std::chrono::steady_clock::now();
       for (const int64_t end = i + per_batch; i < end; ++i) {
         ping.v.store(2 * i + 1, std::memory_order_release);
