@@ -178,15 +178,11 @@ int main(int argc, char** argv) {
     }
   }
   if (only) {  // a path this build or CPU lacks would otherwise print nothing and exit 0
-    bool runs = false;
-    std::string names;
-    for (const KernelChoice& c : all_kernels()) {
-      runs = runs || (c.supported && c.kernel.bgemm && !std::strcmp(only, c.kernel.name));
-      if (c.supported && c.kernel.bgemm) names += std::string(names.empty() ? "" : ", ") + c.kernel.name;
-    }
-    if (!runs) {
-      std::fprintf(stderr, "bench_core: --kernel %s is not an optimized path this build and CPU run "
-                   "(choose one of: %s)\n", only, names.c_str());
+    Kernel k{};
+    std::string err = select_kernel(only, &k);  // the dispatch's own check and list of choices
+    if (err.empty() && !k.bgemm) err = std::string(only) + " has no GEMM kernel to time";
+    if (!err.empty()) {
+      std::fprintf(stderr, "bench_core --kernel: %s\n", err.c_str());
       return 2;
     }
   }
