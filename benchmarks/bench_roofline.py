@@ -46,7 +46,7 @@ optimistic, so a layer can exceed 100% of it.
 
 Usage:  python benchmarks/bench_roofline.py [--model rep-reactnet-a|reactnet-a] [--threads 1]
             [--graph session|exported] [--kernel PATH] [--rounds 15] [--seconds 0.4]
-            [--onnx model.onnx] [--json out/bench_roofline.json]
+            [--onnx model.onnx] [--only TEXT ...] [--json out/bench_roofline.json]
 """
 from __future__ import annotations
 
@@ -433,6 +433,19 @@ def with_peak(rows: list[dict[str, Any]], peak_macs_per_s: float) -> dict[str, A
     return {"fraction_of_bound": bound_sum / min_sum, "layers_below_target": below}
 
 
+def pick_layers(nodes: list[tuple[onnx.NodeProto, ConvNode]], only: list[str] | None
+                ) -> list[tuple[onnx.NodeProto, ConvNode]]:
+    """The nodes whose name contains any of ``only`` (all of them when it is empty or None);
+    ValueError naming an example when none does."""
+    if not only:
+        return nodes
+    picked = [(n, c) for n, c in nodes if any(t in c.name for t in only)]
+    if not picked:
+        raise ValueError(f"no binary conv has a name containing {' or '.join(map(repr, only))}; "
+                         f"names look like {nodes[0][1].name!r}" if nodes else "no binary convs")
+    return picked
+
+
 # ---------------------------------------------------------------- main
 
 def time_layers(graph: onnx.ModelProto, nodes: list[tuple[onnx.NodeProto, ConvNode]],
@@ -467,6 +480,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--graph", choices=("session", "exported"), default="session",
                     help="time each node as rep-deploy's sessions run it (linked: sign bits from "
                          "the block before, pooled pairs; the default) or as the file has it")
+    ap.add_argument("--only", action="append", metavar="TEXT",
+                    help="time only the layers whose name contains TEXT (repeatable; e.g. "
+                         "--only binary_pw --only Concat): for iterating on a few layers, under "
+                         "perf too; the model's totals then cover those layers only")
     ap.add_argument("--json", default="out/bench_roofline.json", help="where to write results")
     args = ap.parse_args(argv)
     if args.kernel:
@@ -475,6 +492,19 @@ def main(argv: list[str] | None = None) -> int:
     peak = PEAK_MACS_PER_CYCLE.get(path, float("nan"))
     ghz, ghz_source = nominal_ghz()
     load_before = os.getloadavg()
+
+    if args.onnx:
+        model = onnx.load(args.onnx)
+    else:
+        with tempfile.TemporaryDirectory() as d:
+            model = export(args.model, d)
+    peak_macs_per_s = peak * ghz * 1e9 * args.threads
+    graph, nodes = binary_nodes(model, session=args.graph == "session")
+    try:
+        nodes = pick_layers(nodes, args.only)
+    except ValueError as e:
+        print(f"error: {args.model}: {e}", file=sys.stderr)
+        return 2
 
     bw = measure_bandwidth(args.threads, args.bw_rounds)
     copy_bw = bw["copy_bytes_per_s"]
@@ -485,14 +515,6 @@ def main(argv: list[str] | None = None) -> int:
           f"best of {args.bw_rounds}: copy {copy_bw / 1e9:.1f} GB/s (the memory bound's), add "
           f"{bw['add_bytes_per_s'] / 1e9:.1f}, read (sum) {bw['read_bytes_per_s'] / 1e9:.1f}; "
           f"copy of 16 MiB arrays (in cache) {bw['copy_16MiB_bytes_per_s'] / 1e9:.1f} GB/s")
-
-    if args.onnx:
-        model = onnx.load(args.onnx)
-    else:
-        with tempfile.TemporaryDirectory() as d:
-            model = export(args.model, d)
-    peak_macs_per_s = peak * ghz * 1e9 * args.threads
-    graph, nodes = binary_nodes(model, session=args.graph == "session")
     rows = time_layers(graph, nodes, args.threads, args.seconds, args.rounds, peak_macs_per_s,
                        copy_bw)
     total = totals(rows)
@@ -517,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
            "kernel_env": os.environ.get(KERNEL_ENV), "machine": cpu_name(), "ghz_nominal": ghz,
            "ghz_source": ghz_source, "peak_macs_per_cycle_per_core": peak,
            "measured_peak_macs_per_s_per_core": meas, "measured_peak_source": meas_source,
-           "graph": args.graph, "threads": args.threads, "rounds": args.rounds,
+           "graph": args.graph, "only": args.only, "threads": args.threads, "rounds": args.rounds,
            "seconds_per_layer": args.seconds,
            "statistic_for_fraction": "min", "target_fraction": TARGET, "bandwidth": bw,
            "ort_version": ort.__version__, "load_average_before": load_before,

@@ -92,3 +92,13 @@ def test_session_nodes_run_alone(both, pick: str) -> None:
     (row,) = rows
     assert row["min_s"] > 0 and row["bytes"] == conv.bytes
     assert row["bound_s"] == max(conv.macs / 1e11, conv.bytes / 1e10)
+
+
+def test_only_picks_layers_by_name(both) -> None:
+    _, (_, session) = both
+    picked = br.pick_layers(session, ["binary_pw", "Concat"])
+    assert 0 < len(picked) < len(session)
+    assert all("binary_pw" in c.name or "Concat" in c.name for _, c in picked)
+    assert br.pick_layers(session, None) == session
+    with pytest.raises(ValueError, match="no binary conv has a name containing 'feature.99'"):
+        br.pick_layers(session, ["feature.99"])

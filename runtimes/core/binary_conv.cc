@@ -1,6 +1,7 @@
 #include "binary_conv.h"
 
 #include <algorithm>
+#include <climits>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -32,7 +33,7 @@ struct Job {
   uint64_t* xp;          // packed activations (this call's buffer)
   const int64_t* koff;   // [kwords]
   const OutputTransform* t;
-  const int64_t* chan;   // channel map of the output transform (TileOut::chan)
+  const TileRow* rows;   // the output transform's rows (TileOut::rows)
   float* y;              // output, or
   int32_t* acc_out;      // raw accumulators (tests)
   int64_t ocb_per_task;  // kOcbPerTask or half of it
@@ -185,12 +186,11 @@ TileOut tile_out(const Job& J, int64_t n, int64_t oc0, int64_t nl, int64_t f0, i
   const OutputTransform& t = *J.t;
   TileOut o;
   o.acc = acc, o.nl = nl, o.npix = npix;
-  o.oc0 = oc0, o.repeats = t.repeats, o.chan = J.chan;
+  o.oc0 = oc0, o.repeats = t.repeats, o.rows = J.rows;
+  o.has_add = t.add != nullptr, o.has_pre = t.pre != nullptr;
   o.plane = o.res_plane = s.ho * s.wo;
   o.y = J.y ? J.y + n * s.cout * t.repeats * o.plane + f0 : nullptr;  // null: the pair's Y1
   o.res = t.residual ? t.residual + n * res_channels(s, t) * o.plane + f0 : nullptr;
-  o.mul = t.mul, o.add = t.add, o.pre = t.pre, o.slope = t.slope, o.post = t.post;
-  o.sign_threshold = t.sign_threshold;
   o.sign_stride = plane_words(s.ho, s.wo);
   o.signs = t.signs ? t.signs + n * s.cout * t.repeats * o.sign_stride + f0 / 64 : nullptr;
   o.pool = nullptr, o.pool_plane = 0, o.pool_pairs = nullptr, o.pool_row_pairs = 0;
@@ -259,21 +259,24 @@ std::vector<int64_t> tap_offsets(const ConvShape& s) {
   return koff;
 }
 
-// Output and residual channel of every (accumulator channel, copy): j = split*m*R + r*m + i
-// (TileOut::chan). Walked in the order of j, so that j mod cr is a counter: built per call, the
-// three divisions per entry were 4-6% of the 7x7 layers of rep-reactnet-a (4096 entries).
-std::vector<int64_t> channel_map(const ConvShape& s, const OutputTransform& t) {
-  std::vector<int64_t> chan(size_t(s.cout * t.repeats * 2));
+// The row of every (accumulator channel, copy) (TileOut::rows): output channel j = split*m*R + r*m
+// + i, residual channel c = j mod cr, and channel j's constants. Walked in the order of j, so that
+// j mod cr is a counter: built per call, the three divisions per entry were 4-6% of the 7x7 layers
+// of rep-reactnet-a (4096 entries).
+std::vector<TileRow> tile_rows(const ConvShape& s, const OutputTransform& t) {
+  std::vector<TileRow> rows(size_t(s.cout * t.repeats));
+  const auto at_j = [](const float* v, int64_t j) { return v ? v[j] : 0.0f; };
   const int64_t m = s.cout / t.splits, cr = res_channels(s, t);
   int64_t j = 0, c = 0;  // c = j % cr
   for (int64_t sp = 0; sp < t.splits; ++sp)
     for (int64_t r = 0; r < t.repeats; ++r)
       for (int64_t i = 0; i < m; ++i, ++j, c = c + 1 == cr ? 0 : c + 1) {
-        const int64_t at = ((sp * m + i) * t.repeats + r) * 2;  // accumulator channel sp * m + i
-        chan[size_t(at)] = j;
-        chan[size_t(at + 1)] = c;
+        // accumulator channel sp * m + i
+        rows[size_t((sp * m + i) * t.repeats + r)] = {
+            int32_t(j), int32_t(c), t.mul[j], at_j(t.add, j), at_j(t.pre, j), at_j(t.slope, j),
+            at_j(t.post, j), at_j(t.sign_threshold, j)};
       }
-  return chan;
+  return rows;
 }
 
 // The packing passes (sign rows, then per-pixel words) of job's input into buffers that *planes
@@ -296,7 +299,7 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
          float* y, int32_t* acc_out, const ParallelRunner& par) {
   if (s.n == 0) return;
   const std::vector<int64_t> koff = tap_offsets(s);
-  const std::vector<int64_t> chan = t ? channel_map(s, *t) : std::vector<int64_t>();
+  const std::vector<TileRow> rows = t ? tile_rows(s, *t) : std::vector<TileRow>();
   const int64_t pix_per_task = t && t->pool_y ? pool_span(s) : kPixPerTask;
   const int64_t pix_chunks = (s.ho * s.wo + pix_per_task - 1) / pix_per_task;
   const auto oc_chunks = [&](int64_t ocb) { return (s.nocb() + ocb - 1) / ocb; };
@@ -306,7 +309,7 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
   const int64_t ocb = s.n * s.a.group * oc_chunks(kOcbPerTask) * tiles < kMinTasks
                           ? kOcbPerTask / 2 : kOcbPerTask;
   Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
-          koff.data(), t, chan.data(), y, acc_out, ocb, pix_per_task, oc_chunks(ocb), pix_chunks, 0};
+          koff.data(), t, rows.data(), y, acc_out, ocb, pix_per_task, oc_chunks(ocb), pix_chunks, 0};
   WordBuffer planes, xp;
   pack_input(job, par, &planes, &xp);
   par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * job.pix_chunks), &job);
@@ -404,6 +407,8 @@ void check_transform(const ConvShape& s, const OutputTransform& t, bool has_resi
       (t.residual_channels && cy % t.residual_channels))
     throw std::invalid_argument("OutputTransform: splits must divide cout and residual_channels "
                                 "cout * repeats");
+  if (cy > int64_t(INT32_MAX))  // TileRow holds channel numbers as int32
+    throw std::invalid_argument("OutputTransform: cout * repeats must be below 2^31");
   if (t.pooled() && (t.pool_h < 1 || t.pool_w < 1 || t.residual_h / t.pool_h != s.ho ||
                      t.residual_w / t.pool_w != s.wo))
     throw std::invalid_argument("OutputTransform: the pooled residual must have the output's size");
@@ -471,16 +476,16 @@ void binary_block_pair_forward(const ConvShape& sp, const float* x, const float*
   p_out.sign_threshold = c_threshold ? c_threshold : zero.data();
   OutputTransform c_out = tc;  // its residual: Y1's tile (TileOut::res, set per tile)
   const std::vector<int64_t> koff_p = tap_offsets(sp), koff_c = tap_offsets(sc);
-  const std::vector<int64_t> chan_p = channel_map(sp, p_out), chan_c = channel_map(sc, c_out);
+  const std::vector<TileRow> rows_p = tile_rows(sp, p_out), rows_c = tile_rows(sc, c_out);
   const int64_t pix_per_task = tc.pool_y ? pool_span(sc) : kPixPerTask;
   const int64_t pix_chunks = (sc.ho * sc.wo + pix_per_task - 1) / pix_per_task;
   const auto chunks = [](const ConvShape& s) { return (s.nocb() + kOcbPerTask - 1) / kOcbPerTask; };
   Job jobs[2] = {
       {&sp, &wp, &k, x, threshold, x_signs, x_channels ? x_channels : sp.cin, nullptr, nullptr,
-       koff_p.data(), &p_out, chan_p.data(), nullptr, nullptr, kOcbPerTask, kPixPerTask,
+       koff_p.data(), &p_out, rows_p.data(), nullptr, nullptr, kOcbPerTask, kPixPerTask,
        chunks(sp), 0, 0},
       {&sc, &wc, &k, nullptr, nullptr, nullptr, sc.cin, nullptr, nullptr, koff_c.data(), &c_out,
-       chan_c.data(), y, nullptr, kOcbPerTask, pix_per_task, chunks(sc), pix_chunks, 0}};
+       rows_c.data(), y, nullptr, kOcbPerTask, pix_per_task, chunks(sc), pix_chunks, 0}};
   WordBuffer planes, xp;
   pack_input(jobs[0], par, &planes, &xp);
   par.run(pair_task, size_t(sp.n * pix_chunks), jobs);

@@ -51,36 +51,44 @@ using FinishTileFn = void (*)(const int32_t* cnt, int64_t stride, int64_t npix, 
 void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int64_t nl, int32_t K,
                           int32_t* out);
 
+// One row of a tile's output transform: accumulator channel oc, copy r (TileOut::rows). Its output
+// channel j and residual channel c (from the channel map: splits and a tiled residual, see
+// binary_conv.h) and channel j's constants side by side (0 where the transform has none), so that a
+// row's set-up is one pointer and one cache line. (With a channel map and six arrays, 13 pointers
+// lived across the row loop and GCC parked them in vector registers; a row's set-up is most of the
+// cost of a short row, such as the 4 pixels of a 14x14 plane's last tile. Session 17, Zen 4:
+// `bench_core --epilogue` 14x14 3.64 -> 3.49 ns per 16 outputs, 14x14 pooled -4%; in ORT, with the
+// tail's masked store (write_tile_simd.h), rep-reactnet-a 8.90 -> 8.62 ms at 1 thread.)
+struct TileRow {
+  int32_t j, c;
+  float mul, add, pre, slope, post, sign_threshold;
+};
+static_assert(sizeof(TileRow) == 32, "two rows per cache line");
+
 // The output transform of one GEMM tile (see OutputTransform in binary_conv.h for the float steps):
-// for l < nl, r < repeats, p < npix, with j and c the output and residual channel of accumulator
-// channel oc0 + l, copy r (from the channel map: splits and a tiled residual, see binary_conv.h),
+// for l < nl, r < repeats, p < npix, with e = rows[(oc0 + l) * repeats + r] (j = e.j, c = e.c),
 //   y[j * plane + p] = f_j(float(acc[l * 64 + p]), res[c * res_plane + p])
-// where f_j applies, each rounded once and in this order: * mul[j]; + add[j] (add set);
-// + res (res set; only together with add); RPReLU with pre/slope/post[j] (pre set; only together
-// with res). Vector and scalar implementations give identical bits: IEEE float32 conversion,
-// multiply and add are exactly rounded in any width, and nothing is fused.
+// where f_j applies, each rounded once and in this order: * e.mul; + e.add (has_add); + res (res
+// set; only together with has_add); RPReLU with e.pre/slope/post (has_pre; only together with res).
+// Vector and scalar implementations give identical bits: IEEE float32 conversion, multiply and add
+// are exactly rounded in any width, and nothing is fused.
 struct TileOut {
   const int32_t* acc;  // [nl][64], channel-major exact accumulators
   int64_t nl, npix;    // channels (<= 64) and pixels (<= 64) of the tile
   int64_t oc0, repeats;
-  // [cout][repeats][2]: output channel j and residual channel c of accumulator channel oc, copy r
-  // (built once per call: a division per tile row measured 17% of the epilogue's time)
-  const int64_t* chan;
+  // [cout * repeats]: the row of accumulator channel oc, copy r at rows[oc * repeats + r] (built
+  // once per call: a division per tile row measured 17% of the epilogue's time)
+  const TileRow* rows;
+  bool has_add, has_pre;
   int64_t plane;       // floats between consecutive output channels (Ho * Wo)
   float* y;            // output channel 0 of this image, at the tile's first pixel
   const float* res;    // residual (channel c at res + c * res_plane), or null; it may be y itself
                        // (binary_conv_forward's pooled residual)
   int64_t res_plane;   // floats between consecutive residual channels: plane, or 64 when the
                        // residual is a tile held aside (binary_block_pair_forward's Y1)
-  const float* mul;    // [cout * repeats]
-  const float* add;    // [cout * repeats] or null
-  const float* pre;    // [cout * repeats] or null (RPReLU: pre, slope and post)
-  const float* slope;
-  const float* post;
   // The next op's sign bits (OutputTransform::signs), or null: word signs[j * sign_stride] gets bit
-  // p = (y[j][p] >= sign_threshold[j]) for p < npix, 0 above; one word per channel row and tile
+  // p = (y[j][p] >= e.sign_threshold) for p < npix, 0 above; one word per channel row and tile
   // (the tile's first pixel is a multiple of 64 in the flattened plane).
-  const float* sign_threshold;
   uint64_t* signs;
   int64_t sign_stride;
   // Y 2x2-average-pooled (OutputTransform::pool_y), or null: then y is unused and the tile's pixel
@@ -102,20 +110,14 @@ static inline int32_t pool_pair_entry(int64_t f, int64_t wo) {
 }
 using WriteTileFn = void (*)(const TileOut& t);
 
-// Output channel of accumulator lane l, copy r (static: every ISA file gets its own copy).
-static inline int64_t tile_channel(const TileOut& t, int64_t r, int64_t l) {
-  return t.chan[((t.oc0 + l) * t.repeats + r) * 2];
+// The row of accumulator lane l, copy r (static: every ISA file gets its own copy).
+static inline const TileRow& tile_row(const TileOut& t, int64_t r, int64_t l) {
+  return t.rows[(t.oc0 + l) * t.repeats + r];
 }
 
-// Residual channel read by accumulator lane l, copy r.
-static inline int64_t tile_residual_channel(const TileOut& t, int64_t r, int64_t l) {
-  return t.chan[((t.oc0 + l) * t.repeats + r) * 2 + 1];
-}
-
-// The residual row of lane l, copy r (null without a residual).
-static inline const float* tile_residual(const TileOut& t, int64_t r, int64_t l) {
-  if (!t.res) return nullptr;
-  return t.res + tile_residual_channel(t, r, l) * t.res_plane;
+// The residual row of a tile row (null without a residual).
+static inline const float* tile_residual(const TileOut& t, const TileRow& e) {
+  return t.res ? t.res + e.c * t.res_plane : nullptr;
 }
 
 // One pixel pair of a pooled output (TileOut::pool): e = pool_pairs[k], a and b its two values. The

@@ -133,6 +133,12 @@ struct Avx2Floats {
     return _mm256_cvtepi32_ps(_mm256_maskload_epi32(reinterpret_cast<const int*>(p), first(n)));
   }
   static void store(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+  static void store_part(float* p, Vec v, int64_t n) {  // n < 8: 4, 2, 1 lanes as n's bits say
+    __m128 h = _mm256_castps256_ps128(v);
+    if (n & 4) _mm_storeu_ps(p, h), h = _mm256_extractf128_ps(v, 1), p += 4;
+    if (n & 2) _mm_storel_pi(reinterpret_cast<__m64*>(p), h), h = _mm_movehl_ps(h, h), p += 2;
+    if (n & 1) _mm_store_ss(p, h);
+  }
   static Vec mul(Vec a, Vec b) { return _mm256_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm256_add_ps(a, b); }
   static uint32_t ge_mask(Vec v, Vec t) {

@@ -136,6 +136,7 @@ struct Avx512Floats {
     return _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(first(n), p));
   }
   static void store(float* p, Vec v) { _mm512_storeu_ps(p, v); }
+  static void store_part(float* p, Vec v, int64_t n) { _mm512_mask_storeu_ps(p, first(n), v); }
   static Vec mul(Vec a, Vec b) { return _mm512_mul_ps(a, b); }
   static Vec add(Vec a, Vec b) { return _mm512_add_ps(a, b); }
   static uint32_t ge_mask(Vec v, Vec t) { return _mm512_cmp_ps_mask(v, t, _CMP_GE_OQ); }

@@ -60,6 +60,11 @@ struct NeonFloats {
     return vcvtq_f32_s32(v);
   }
   static void store(float* p, Vec v) { vst1q_f32(p, v); }
+  static void store_part(float* p, Vec v, int64_t n) {  // n < 4: lane by lane, as load_part
+    vst1q_lane_f32(p, v, 0);
+    if (n > 1) vst1q_lane_f32(p + 1, v, 1);
+    if (n > 2) vst1q_lane_f32(p + 2, v, 2);
+  }
   static Vec mul(Vec a, Vec b) { return vmulq_f32(a, b); }
   static Vec add(Vec a, Vec b) { return vaddq_f32(a, b); }
   static uint32_t ge_mask(Vec v, Vec t) {

@@ -28,14 +28,12 @@ inline float select_ge0(float u, float neg) {
 // constants go into locals first: read through t inside the loop, GCC reloaded them (and t's
 // pointers) for every pixel, as each store to y may alias them.
 void write_row(const TileOut& t, int64_t r, int64_t l, float* y) {
-  const int64_t j = tile_channel(t, r, l);
+  const TileRow& e = tile_row(t, r, l);
   const int32_t* a = t.acc + l * 64;
-  const float* res = tile_residual(t, r, l);
+  const float* res = tile_residual(t, e);
   const int64_t npix = t.npix;
-  const bool has_add = t.add != nullptr, has_pre = t.pre != nullptr;
-  const float m = t.mul[j], add = has_add ? t.add[j] : 0.0f;
-  const float pre = has_pre ? t.pre[j] : 0.0f, slope = has_pre ? t.slope[j] : 0.0f;
-  const float post = has_pre ? t.post[j] : 0.0f;
+  const bool has_add = t.has_add, has_pre = t.has_pre;
+  const float m = e.mul, add = e.add, pre = e.pre, slope = e.slope, post = e.post;
   for (int64_t p = 0; p < npix; ++p) {
     float v = static_cast<float>(a[p]) * m;
     if (has_add) v = v + add;
@@ -47,10 +45,10 @@ void write_row(const TileOut& t, int64_t r, int64_t l, float* y) {
     y[p] = v;
   }
   if (!t.signs) return;
-  const float st = t.sign_threshold[j];
+  const float st = e.sign_threshold;
   uint64_t word = 0;
   for (int64_t p = 0; p < npix; ++p) word |= uint64_t(y[p] >= st) << p;
-  t.signs[j * t.sign_stride] = word;
+  t.signs[e.j * t.sign_stride] = word;
 }
 
 }  // namespace
@@ -59,12 +57,12 @@ void write_tile_portable(const TileOut& t) {
   for (int64_t r = 0; r < t.repeats; ++r)
     for (int64_t l = 0; l < t.nl; ++l) {
       if (!t.pool) {
-        write_row(t, r, l, t.y + tile_channel(t, r, l) * t.plane);
+        write_row(t, r, l, t.y + tile_row(t, r, l).j * t.plane);
         continue;
       }
       float row[64];
       write_row(t, r, l, row);
-      float* out = t.pool + tile_channel(t, r, l) * t.pool_plane;
+      float* out = t.pool + tile_row(t, r, l).j * t.pool_plane;
       for (int64_t k = 0; k < t.npix / 2; ++k) pool_pair(out, t.pool_pairs[k], row[2 * k], row[2 * k + 1]);
     }
 }

@@ -17,9 +17,14 @@
 // half the vector width but not of the width) pooled half by half; for the
 // tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
 // reading nothing at or past p + n (x86: masked loads; a stack copy, built lane by lane, would stall
-// the vector load behind the scalar stores: 10% of the epilogue's samples on 14x14 maps). The
-// tail's results go out through a stack buffer (a vector store read back by scalar loads forwards
-// cheaply; AVX2's masked store is microcoded on AMD). Every step is one IEEE float32 rounding, so
+// the vector load behind the scalar stores: 10% of the epilogue's samples on 14x14 maps), and
+// store_part(p, v, n), the first n lanes to p, writing nothing else (AVX-512: a masked store; AVX2,
+// whose masked store is microcoded on AMD, and NEON: pieces of 4, 2, 1 lanes). Until session 17 the
+// tail went out through a stack buffer and a scalar loop, which GCC made a memcpy call per row: on
+// Zen 4 the 4-pixel tile of a 14x14 plane then cost more than a whole 64-pixel one, and a 7x7
+// plane's epilogue 1.8x an 8x8 one's per output (`bench_core --epilogue`). A pooled tail still
+// goes pair by pair through the stack (pool_pair; masked vector pooling for the 14x14 planes' last
+// 4 pixels measured no faster on Zen 4). Every step is one IEEE float32 rounding, so
 // the result equals write_tile_portable bit for bit.
 #pragma once
 
@@ -48,16 +53,17 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
   using Vec = typename V::Vec;
   constexpr int W = V::kWidth;
   constexpr int G = V::kGroup;
-  const int64_t j = tile_channel(t, r, l);
+  const TileRow& e = tile_row(t, r, l);
+  const int64_t j = e.j;
   float* y = kPool ? nullptr : t.y + j * t.plane;
   float* pool = kPool ? t.pool + j * t.pool_plane : nullptr;
-  const float* res = tile_residual(t, r, l);
-  const Vec m = V::set1(t.mul[j]);
-  const Vec b = V::set1(kMode >= 1 ? t.add[j] : 0.0f);
-  const Vec pre = V::set1(kMode == 3 ? t.pre[j] : 0.0f);
-  const Vec slope = V::set1(kMode == 3 ? t.slope[j] : 0.0f);
-  const Vec post = V::set1(kMode == 3 ? t.post[j] : 0.0f);
-  const Vec st = V::set1(t.signs ? t.sign_threshold[j] : 0.0f);
+  const float* res = tile_residual(t, e);
+  const Vec m = V::set1(e.mul);
+  const Vec b = V::set1(e.add);  // the constants of a step the transform lacks are 0, unused
+  const Vec pre = V::set1(e.pre);
+  const Vec slope = V::set1(e.slope);
+  const Vec post = V::set1(e.post);
+  const Vec st = V::set1(e.sign_threshold);
   uint64_t word = 0;
   // acc_v: the accumulators as floats; res_v: the residual (ignored below kMode 2)
   const auto step = [&](Vec acc_v, Vec res_v) __attribute__((always_inline)) {
@@ -165,13 +171,13 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
       const int64_t left = npix - p;
       const Vec acc_v = V::load_acc_part(a + p, left);
       const Vec v = step(acc_v, kMode >= 2 ? V::load_part(res + p, left) : acc_v);
-      alignas(64) float yb[W];
-      V::store(yb, v);
       if (kPool) {  // left is even (npix is)
+        alignas(64) float yb[W];
+        V::store(yb, v);
         for (int64_t k = 0; k < left / 2; ++k)
           pool_pair(pool, t.pool_pairs[p / 2 + k], yb[2 * k], yb[2 * k + 1]);
       } else {
-        for (int64_t i = 0; i < left; ++i) y[p + i] = yb[i];
+        V::store_part(y + p, v, left);
       }
       word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << p;
     }
@@ -238,9 +244,9 @@ template <class V, int kMode>
 
 template <class V>
 inline void write_tile_simd(const TileOut& t) {
-  if (!t.add) return write_tile_mode<V, 0>(t);
+  if (!t.has_add) return write_tile_mode<V, 0>(t);
   if (!t.res) return write_tile_mode<V, 1>(t);
-  if (!t.pre) return write_tile_mode<V, 2>(t);
+  if (!t.has_pre) return write_tile_mode<V, 2>(t);
   write_tile_mode<V, 3>(t);
 }
 

@@ -114,16 +114,19 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   float* const res = base + (ny + kPage - 1) / kPage * kPage + kPage / 2 + 16;
   std::copy(res_values.begin(), res_values.end(), res);
   std::vector<uint64_t> signs(size_t(kCh * words));
-  std::vector<int64_t> chan(size_t(kLanes * kCopies * 2));  // copy r of lane l: channel r * 64 + l
+  std::vector<TileRow> rows(size_t(kLanes * kCopies));  // copy r of lane l: channel r * 64 + l
   for (int64_t l = 0; l < kLanes; ++l)
-    for (int64_t r = 0; r < kCopies; ++r)
-      chan[size_t((l * kCopies + r) * 2)] = chan[size_t((l * kCopies + r) * 2 + 1)] = r * kLanes + l;
+    for (int64_t r = 0; r < kCopies; ++r) {
+      const size_t j = size_t(r * kLanes + l);
+      rows[size_t(l * kCopies + r)] = {int32_t(j), int32_t(j), mul[j], add[j], pre[j], slope[j],
+                                       post[j], st[j]};
+    }
   int32_t pairs[32];
   TileOut t{};
-  t.acc = acc.data(), t.nl = kLanes, t.oc0 = 0, t.repeats = kCopies, t.chan = chan.data();
+  t.acc = acc.data(), t.nl = kLanes, t.oc0 = 0, t.repeats = kCopies, t.rows = rows.data();
+  t.has_add = t.has_pre = true;
   t.plane = plane, t.res_plane = c.tile_residual ? 64 : plane;
-  t.mul = mul.data(), t.add = add.data(), t.pre = pre.data(), t.slope = slope.data();
-  t.post = post.data(), t.sign_threshold = st.data(), t.sign_stride = words;
+  t.sign_stride = words;
   const auto sweep = [&] {
     for (int64_t f0 = 0; f0 < plane; f0 += 64) {
       t.npix = std::min<int64_t>(64, plane - f0);
