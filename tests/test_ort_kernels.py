@@ -419,6 +419,33 @@ def test_block_split_and_residual_errors(splits: int, res_channels: int, message
         session(model, None, monkeypatch).run(None, feeds)
 
 
+def test_block_vectors_fed_per_run_are_read_per_run(kernel_path: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kernels keep a table of each output channel's constants when the transform's vectors
+    are initializers (built once); vectors fed as graph inputs may change from run to run, and
+    each run must read its own (two runs with different vectors, each against the reference)."""
+    rng = np.random.default_rng(17)
+    cin, cout, repeats, hw = 12, 6, 2, 7
+    wf = np.where(rng.standard_normal((cout, cin, 3, 3)) >= 0, 1.0, -1.0)
+    w, threshold = bitpack.pack_weights(wf), rng.uniform(-1, 1, cin).astype(np.float32)
+    attrs = dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1], repeats=repeats)
+    names = ["mul", "add", "pre", "slope", "post"]
+    vi = helper.make_tensor_value_info
+    node = ops.make_node("BinaryConvBlock", ["x", "W", "t", "mul", "add", "x", "pre", "slope", "post"],
+                         ["y"], **attrs)
+    model = make_model([node], [vi("x", TensorProto.FLOAT, [1, cin, hw, hw])] +
+                       [vi(n, TensorProto.FLOAT, [cout * repeats]) for n in names],
+                       ["y"], [("W", w), ("t", threshold)])
+    sess = session(model, kernel_path, monkeypatch)
+    x = rng.uniform(-2, 2, (1, cin, hw, hw)).astype(np.float32)
+    for _ in range(2):
+        vec = {n: rng.uniform(-1.5, 1.5, cout * repeats).astype(np.float32) for n in names}
+        (got,) = sess.run(None, {"x": x, **vec})
+        want = binary_conv_block.reference(x, w, threshold, vec["mul"], vec["add"], x, vec["pre"],
+                                           vec["slope"], vec["post"], **attrs)
+        assert same_bits(got, want)
+
+
 def chained_blocks_model(rng: np.random.Generator, height: int = 10) -> tuple[bytes, np.ndarray]:
     """A Repeat (35 -> 70 channels) and four BinaryConvBlocks, each reading the one before as X and
     residual, 70 channels between them: 3x3 (35 x 2 repeats, 10x62, zero padding), 1x1 (splits 5), 3x3 stride 2 with the residual

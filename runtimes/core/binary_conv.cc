@@ -259,25 +259,6 @@ std::vector<int64_t> tap_offsets(const ConvShape& s) {
   return koff;
 }
 
-// The row of every (accumulator channel, copy) (TileOut::rows): output channel j = split*m*R + r*m
-// + i, residual channel c = j mod cr, and channel j's constants. Walked in the order of j, so that
-// j mod cr is a counter: built per call, the three divisions per entry were 4-6% of the 7x7 layers
-// of rep-reactnet-a (4096 entries).
-std::vector<TileRow> tile_rows(const ConvShape& s, const OutputTransform& t) {
-  std::vector<TileRow> rows(size_t(s.cout * t.repeats));
-  const auto at_j = [](const float* v, int64_t j) { return v ? v[j] : 0.0f; };
-  const int64_t m = s.cout / t.splits, cr = res_channels(s, t);
-  int64_t j = 0, c = 0;  // c = j % cr
-  for (int64_t sp = 0; sp < t.splits; ++sp)
-    for (int64_t r = 0; r < t.repeats; ++r)
-      for (int64_t i = 0; i < m; ++i, ++j, c = c + 1 == cr ? 0 : c + 1) {
-        // accumulator channel sp * m + i
-        rows[size_t((sp * m + i) * t.repeats + r)] = {
-            int32_t(j), int32_t(c), t.mul[j], at_j(t.add, j), at_j(t.pre, j), at_j(t.slope, j),
-            at_j(t.post, j), at_j(t.sign_threshold, j)};
-      }
-  return rows;
-}
 
 // The packing passes (sign rows, then per-pixel words) of job's input into buffers that *planes
 // and *xp own; job.planes and job.xp point into them.
@@ -299,7 +280,8 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
          float* y, int32_t* acc_out, const ParallelRunner& par) {
   if (s.n == 0) return;
   const std::vector<int64_t> koff = tap_offsets(s);
-  const std::vector<TileRow> rows = t ? tile_rows(s, *t) : std::vector<TileRow>();
+  const std::vector<TileRow> own = t && !t->rows ? tile_rows(s, *t) : std::vector<TileRow>();
+  const TileRow* rows = t && t->rows ? t->rows : own.data();
   const int64_t pix_per_task = t && t->pool_y ? pool_span(s) : kPixPerTask;
   const int64_t pix_chunks = (s.ho * s.wo + pix_per_task - 1) / pix_per_task;
   const auto oc_chunks = [&](int64_t ocb) { return (s.nocb() + ocb - 1) / ocb; };
@@ -309,7 +291,7 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
   const int64_t ocb = s.n * s.a.group * oc_chunks(kOcbPerTask) * tiles < kMinTasks
                           ? kOcbPerTask / 2 : kOcbPerTask;
   Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
-          koff.data(), t, rows.data(), y, acc_out, ocb, pix_per_task, oc_chunks(ocb), pix_chunks, 0};
+          koff.data(), t, rows, y, acc_out, ocb, pix_per_task, oc_chunks(ocb), pix_chunks, 0};
   WordBuffer planes, xp;
   pack_input(job, par, &planes, &xp);
   par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * job.pix_chunks), &job);
@@ -423,6 +405,25 @@ void check_transform(const ConvShape& s, const OutputTransform& t, bool has_resi
 
 }  // namespace
 
+// Accumulator channel sp * m + i, copy r writes output channel j = sp*m*R + r*m + i. Walked in the
+// order of j, so that j mod cr is a counter: the three divisions per entry were 4-6% of the 7x7
+// layers of rep-reactnet-a (4096 entries).
+std::vector<TileRow> tile_rows(const ConvShape& s, const OutputTransform& t) {
+  std::vector<TileRow> rows(size_t(s.cout * t.repeats));
+  const auto at_j = [](const float* v, int64_t j) { return v ? v[j] : 0.0f; };
+  const int64_t m = s.cout / t.splits, cr = res_channels(s, t);
+  int64_t j = 0, c = 0;  // c = j % cr
+  for (int64_t sp = 0; sp < t.splits; ++sp)
+    for (int64_t r = 0; r < t.repeats; ++r)
+      for (int64_t i = 0; i < m; ++i, ++j, c = c + 1 == cr ? 0 : c + 1) {
+        // accumulator channel sp * m + i
+        rows[size_t((sp * m + i) * t.repeats + r)] = {
+            int32_t(j), int32_t(c), t.mul[j], at_j(t.add, j), at_j(t.pre, j), at_j(t.slope, j),
+            at_j(t.post, j), at_j(t.sign_threshold, j)};
+      }
+  return rows;
+}
+
 void binary_conv_forward(const ConvShape& s, const float* x, const float* threshold,
                          const PackedWeights& w, const Kernel& k, const OutputTransform& t,
                          float* y, const ParallelRunner& par, const uint64_t* x_signs,
@@ -476,16 +477,19 @@ void binary_block_pair_forward(const ConvShape& sp, const float* x, const float*
   p_out.sign_threshold = c_threshold ? c_threshold : zero.data();
   OutputTransform c_out = tc;  // its residual: Y1's tile (TileOut::res, set per tile)
   const std::vector<int64_t> koff_p = tap_offsets(sp), koff_c = tap_offsets(sc);
-  const std::vector<TileRow> rows_p = tile_rows(sp, p_out), rows_c = tile_rows(sc, c_out);
+  const std::vector<TileRow> own_p = tp.rows ? std::vector<TileRow>() : tile_rows(sp, p_out);
+  const std::vector<TileRow> own_c = tc.rows ? std::vector<TileRow>() : tile_rows(sc, c_out);
+  const TileRow* rows_p = tp.rows ? tp.rows : own_p.data();
+  const TileRow* rows_c = tc.rows ? tc.rows : own_c.data();
   const int64_t pix_per_task = tc.pool_y ? pool_span(sc) : kPixPerTask;
   const int64_t pix_chunks = (sc.ho * sc.wo + pix_per_task - 1) / pix_per_task;
   const auto chunks = [](const ConvShape& s) { return (s.nocb() + kOcbPerTask - 1) / kOcbPerTask; };
   Job jobs[2] = {
       {&sp, &wp, &k, x, threshold, x_signs, x_channels ? x_channels : sp.cin, nullptr, nullptr,
-       koff_p.data(), &p_out, rows_p.data(), nullptr, nullptr, kOcbPerTask, kPixPerTask,
+       koff_p.data(), &p_out, rows_p, nullptr, nullptr, kOcbPerTask, kPixPerTask,
        chunks(sp), 0, 0},
       {&sc, &wc, &k, nullptr, nullptr, nullptr, sc.cin, nullptr, nullptr, koff_c.data(), &c_out,
-       rows_c.data(), y, nullptr, kOcbPerTask, pix_per_task, chunks(sc), pix_chunks, 0}};
+       rows_c, y, nullptr, kOcbPerTask, pix_per_task, chunks(sc), pix_chunks, 0}};
   WordBuffer planes, xp;
   pack_input(jobs[0], par, &planes, &xp);
   par.run(pair_task, size_t(sp.n * pix_chunks), jobs);

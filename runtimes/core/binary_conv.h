@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "bitpack.h"
 #include "conv_params.h"
@@ -63,9 +64,20 @@ struct OutputTransform {
   // full output. For a block whose output only the next, downsampling block reads (its signs,
   // linked, and its pooled residual): 3/4 of Y's float writes and the consumer's pool pass go.
   bool pool_y = false;
+  // The epilogue's table of rows (tile_rows(s, *this)), or null: then every call builds it. A caller
+  // whose vectors are constant across calls (an ORT kernel's initializers) builds it once and keeps
+  // it; it must equal tile_rows(s, *this) for the call's shape (for binary_block_pair_forward's P:
+  // with sign_threshold = c_threshold, as that function fills P's sign bits for C).
+  const TileRow* rows = nullptr;
   bool pooled() const { return pool_h != 1 || pool_w != 1; }
   bool rprelu() const { return pre != nullptr; }
 };
+
+// The epilogue's row of every (accumulator channel oc, copy r) at [oc * repeats + r] (TileRow,
+// kernel_api.h): output channel j, residual channel j mod residual channels, and channel j's
+// constants (0 for the vectors t lacks). Built per call unless t.rows brings it: 0.8% of
+// rep-reactnet-a's time at 1 thread, before the parallel section.
+std::vector<TileRow> tile_rows(const ConvShape& s, const OutputTransform& t);
 
 // Words of one packed sign plane (OutputTransform::signs): the flattened h x w plane, 64 pixels
 // per word.

@@ -283,6 +283,10 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
     OutputTransform linked = block;
     std::vector<uint64_t> signs(size_t(s.n * cy * plane_words(s.ho, s.wo)), ~uint64_t(0));
     linked.sign_threshold = sign_threshold.data(), linked.signs = signs.data();
+    // its table of rows built once by the caller (as ORT kernels do for constant vectors), here
+    // and in the pooled runs below
+    const std::vector<TileRow> linked_rows = tile_rows(s, linked);
+    linked.rows = linked_rows.data();
     std::fill(yb.begin(), yb.end(), 0.0f);
     binary_conv_forward(s, x.data(), thr, pw, k, linked, yb.data(), serial, x_signs.data());
     bad = 0;
@@ -465,12 +469,19 @@ void test_block_pairs(const std::vector<Kernel>& kernels, std::mt19937_64& rng, 
       tc1.residual = y1.data();
       if (tc.sign_threshold) tc1.signs = want_signs.data();
       binary_conv_forward(sc, y1.data(), thr_c, wc, k, tc1, want.data(), serial);
+      // P's and C's tables of rows: built per call (serial), given by the caller (reverse; P's
+      // with C's thresholds as its sign thresholds)
+      OutputTransform tp_signs = tp;
+      const std::vector<float> zero(size_t(y1c), 0.0f);
+      tp_signs.sign_threshold = thr_c ? thr_c : zero.data();
+      const std::vector<TileRow> rows_p = tile_rows(sp, tp_signs), rows_c = tile_rows(sc, tc);
       for (const ParallelRunner* par : {&serial, &reverse}) {
-        OutputTransform tc2 = tc;
+        OutputTransform tp2 = tp, tc2 = tc;
+        if (par == &reverse) tp2.rows = rows_p.data(), tc2.rows = rows_c.data();
         std::fill(signs.begin(), signs.end(), ~uint64_t(0));
         if (tc.sign_threshold) tc2.signs = signs.data();
         std::fill(y.begin(), y.end(), 0.0f);
-        binary_block_pair_forward(sp, x.data(), thr_p, wp, tp, sc, thr_c, wc, tc2, k, y.data(), *par);
+        binary_block_pair_forward(sp, x.data(), thr_p, wp, tp2, sc, thr_c, wc, tc2, k, y.data(), *par);
         size_t bad = 0;
         for (size_t j = 0; j < y.size(); ++j) bad += !same_bits(y[j], want[j]);
         CHECK(bad == 0, "[%s] %s: %zu of %zu differ%s", k.name, desc.c_str(), bad, y.size(),

@@ -1,6 +1,8 @@
 #include "binary_conv_op.h"
 
+#include <array>
 #include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -131,6 +133,54 @@ class WeightCache {
   mutable std::shared_ptr<const core::PackedWeights> packed_;
 };
 
+// The output transform's table of rows (core::tile_rows: each output channel's constants side by
+// side), built once when every vector it reads is a constant initializer, as in every export; else
+// the core builds it per call (0.8% of rep-reactnet-a's time at 1 thread, and before the parallel
+// section). Rebuilt only when a call brings another shape.
+class RowsCache {
+ public:
+  // inputs: the node's input indices of the transform's vectors; an omitted optional one counts as
+  // constant (the transform has no such vector).
+  void load(const OrtKernelInfo* info, std::initializer_list<size_t> inputs) {
+    size_t count = 0;
+    check(api().KernelInfo_GetInputCount(info, &count));
+    for (const size_t i : inputs) {
+      if (i >= count || omitted(info, i)) continue;
+      int is_const = 0;
+      const OrtValue* v = nullptr;
+      check(api().KernelInfoGetConstantInput_tensor(info, i, &is_const, &v));
+      if (!is_const || !v) return;
+    }
+    const_ = true;
+  }
+
+  // The table for a call of shape s with transform t (whose vectors are this node's constants), or
+  // null when they are not constant.
+  std::shared_ptr<const std::vector<core::TileRow>> get(const core::ConvShape& s,
+                                                        const core::OutputTransform& t) const {
+    if (!const_) return nullptr;
+    const std::array<int64_t, 4> key{s.cout, t.repeats, t.splits, t.residual_channels};
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!rows_ || key != key_) {
+      rows_ = std::make_shared<const std::vector<core::TileRow>>(core::tile_rows(s, t));
+      key_ = key;
+    }
+    return rows_;
+  }
+
+ private:
+  static bool omitted(const OrtKernelInfo* info, size_t i) {  // an optional input left out ("")
+    size_t size = 0;
+    check(api().KernelInfo_GetInputName(info, i, nullptr, &size));
+    return size <= 1;
+  }
+
+  bool const_ = false;
+  mutable std::mutex mu_;  // guards rows_ and key_
+  mutable std::shared_ptr<const std::vector<core::TileRow>> rows_;
+  mutable std::array<int64_t, 4> key_{};
+};
+
 // BinaryConvBlockPair's input indices past BinaryConvBlockLinked's 11: C's weight and vectors, and
 // C's optional sign_threshold (output 1, Y_signs). C's threshold is input 9 (P's sign_threshold).
 constexpr size_t kCW = 11, kCMul = 12, kCAdd = 13, kCPre = 14, kCSlope = 15, kCPost = 16,
@@ -172,6 +222,9 @@ class BinaryConvKernel {
     const std::string ke = core::select_kernel_from_env(&path_);
     if (!ke.empty()) throw OrtError(what_ + ": " + ke);
     w_.load(info, 1, "W", attrs_, static_input_channels(info) * x_repeats_, path_.bgemm != nullptr, what_);
+    if (variant_ == Variant::kPlain) rows_.load(info, {2});
+    else if (block_like(variant_)) rows_.load(info, {3, 4, 6, 7, 8, 9});  // 9: sign_threshold
+    else rows_.load(info, {2, 3});
     if (variant_ == Variant::kPair) pair_attributes(info);
   }
 
@@ -181,6 +234,8 @@ class BinaryConvKernel {
     const Tensor y = output(ctx, 0, c.y_shape);
     if (c.t.sign_threshold)
       c.t.signs = static_cast<uint64_t*>(output(ctx, 1, signs_shape(c.s, repeats_)).data);
+    const auto rows = path_.bgemm ? rows_.get(c.s, c.t) : nullptr;
+    if (rows) c.t.rows = rows->data();
     run_conv(ctx, c.s, c.xd, c.x.shape[1], c.threshold, c.x_signs, c.w, w_,
              c.t, static_cast<float*>(y.data));
   }
@@ -351,6 +406,13 @@ class BinaryConvKernel {
                                               : std::vector<int64_t>{sc.n, cy, sc.ho, sc.wo});
     if (tc.sign_threshold) tc.signs = static_cast<uint64_t*>(output(ctx, 1, signs_shape(sc, c_repeats_)).data);
     if (sp.n == 0) return;
+    // the tables of rows: P's with C's thresholds as its sign thresholds (P writes C's input bits)
+    core::OutputTransform tp_signs = p.t;
+    tp_signs.sign_threshold = c_threshold;
+    const auto rows_p = path_.bgemm ? rows_.get(sp, tp_signs) : nullptr;
+    const auto rows_c = path_.bgemm ? c_rows_.get(sc, tc) : nullptr;
+    if (rows_p) p.t.rows = rows_p->data();
+    if (rows_c) tc.rows = rows_c->data();
     auto* yd = static_cast<float*>(y.data);
     const int64_t x_channels = p.x.shape[1];
     if (path_.bgemm && (sp.ho * sp.wo + 63) / 64 >= kPairMinTiles) {
@@ -389,6 +451,7 @@ class BinaryConvKernel {
     if (y_pool_ || splits_ != 1 || pool_[0] * pool_[1] != 1)
       throw OrtError(what_ + ": P may not pool its output or its residual, or split its channels");
     c_w_.load(info, kCW, "C's W", c_attrs_, -1, false, what_);
+    c_rows_.load(info, {kCMul, kCAdd, kCPre, kCSlope, kCPost, kCSignThreshold});
   }
 
  private:
@@ -468,11 +531,13 @@ class BinaryConvKernel {
   std::vector<int64_t> pool_{1, 1};  // residual_pool (BinaryConvBlock)
   core::Kernel path_{};
   WeightCache w_;
+  RowsCache rows_;  // the transform's rows (BinaryConvBlockPair: P's)
   // BinaryConvBlockPair: C's conv attributes, repeats, splits and y_pool, and its weight
   core::ConvAttrs c_attrs_;
   int64_t c_repeats_ = 1, c_splits_ = 1;
   bool c_y_pool_ = false;
   WeightCache c_w_;
+  RowsCache c_rows_;  // C's rows
 };
 
 // Output shape (N, Cout*repeats, Ho, Wo) when the input shapes allow; invalid shapes are left to
