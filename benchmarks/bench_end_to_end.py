@@ -191,13 +191,13 @@ def main(argv: list[str] | None = None) -> int:
               f"(both <= {near_limit(probes):.0f} ns) / far / mixed: {placed.count('near')} / "
               f"{placed.count('far')} / {placed.count('mixed')}")
     summary: dict[str, float] = {}
+    # per placement (when the run saw both): the rounds near, then far, at the median
+    groups = {w: [r for r, p in enumerate(placed) if p == w] for w in ("near", "far")}
+    groups = {w: r for w, r in groups.items() if r} if len(set(placed) - {"mixed"}) > 1 else {}
+    ours, stock = "rep-deploy kernels", "stock ORT, standard ops"
     for k in kinds:
         sfx = suffix[k]
-        # per placement (when the run saw both): the rounds near, then far, at the median
-        groups = {w: [r for r, p in enumerate(placed) if p == w] for w in ("near", "far")}
-        groups = {w: r for w, r in groups.items() if r} if len(set(placed) - {"mixed"}) > 1 else {}
         at = lambda key, rounds: median_over(configs, key, rounds, kinds[k], args.burst - 1)  # noqa: E731
-        ours, stock = "rep-deploy kernels", "stock ORT, standard ops"
         for t in args.threads:
             if "reactnet-a" in args.models and "rep-reactnet-a" in args.models:
                 m = med[k]

@@ -275,13 +275,20 @@ void pack_input(Job& job, const ParallelRunner& par, WordBuffer* planes, WordBuf
   par.run(pack_task, size_t(s.n * s.hp), &job);
 }
 
+// t's table of rows: the caller's (t.rows), else built into *own.
+const TileRow* rows_for(const ConvShape& s, const OutputTransform& t, std::vector<TileRow>* own) {
+  if (t.rows) return t.rows;
+  *own = tile_rows(s, t);
+  return own->data();
+}
+
 void run(const ConvShape& s, const float* x, int64_t x_channels, const float* threshold,
          const uint64_t* x_signs, const PackedWeights& w, const Kernel& k, const OutputTransform* t,
          float* y, int32_t* acc_out, const ParallelRunner& par) {
   if (s.n == 0) return;
   const std::vector<int64_t> koff = tap_offsets(s);
-  const std::vector<TileRow> own = t && !t->rows ? tile_rows(s, *t) : std::vector<TileRow>();
-  const TileRow* rows = t && t->rows ? t->rows : own.data();
+  std::vector<TileRow> own;
+  const TileRow* rows = t ? rows_for(s, *t, &own) : nullptr;
   const int64_t pix_per_task = t && t->pool_y ? pool_span(s) : kPixPerTask;
   const int64_t pix_chunks = (s.ho * s.wo + pix_per_task - 1) / pix_per_task;
   const auto oc_chunks = [&](int64_t ocb) { return (s.nocb() + ocb - 1) / ocb; };
@@ -477,10 +484,9 @@ void binary_block_pair_forward(const ConvShape& sp, const float* x, const float*
   p_out.sign_threshold = c_threshold ? c_threshold : zero.data();
   OutputTransform c_out = tc;  // its residual: Y1's tile (TileOut::res, set per tile)
   const std::vector<int64_t> koff_p = tap_offsets(sp), koff_c = tap_offsets(sc);
-  const std::vector<TileRow> own_p = tp.rows ? std::vector<TileRow>() : tile_rows(sp, p_out);
-  const std::vector<TileRow> own_c = tc.rows ? std::vector<TileRow>() : tile_rows(sc, c_out);
-  const TileRow* rows_p = tp.rows ? tp.rows : own_p.data();
-  const TileRow* rows_c = tc.rows ? tc.rows : own_c.data();
+  std::vector<TileRow> own_p, own_c;
+  const TileRow* rows_p = rows_for(sp, p_out, &own_p);  // p_out.rows: tp's
+  const TileRow* rows_c = rows_for(sc, c_out, &own_c);
   const int64_t pix_per_task = tc.pool_y ? pool_span(sc) : kPixPerTask;
   const int64_t pix_chunks = (sc.ho * sc.wo + pix_per_task - 1) / pix_per_task;
   const auto chunks = [](const ConvShape& s) { return (s.nocb() + kOcbPerTask - 1) / kOcbPerTask; };

@@ -76,6 +76,14 @@ core::ConvAttrs conv_attrs(const OrtKernelInfo* info, const std::string& prefix,
   return a;
 }
 
+// Input `index`'s value when it is a constant initializer, else null (read at kernel creation).
+const OrtValue* constant_input(const OrtKernelInfo* info, size_t index) {
+  int is_const = 0;
+  const OrtValue* v = nullptr;
+  check(api().KernelInfoGetConstantInput_tensor(info, index, &is_const, &v));
+  return is_const ? v : nullptr;
+}
+
 void check_weight_tensor(const Tensor& w, const std::string& what, const char* name = "W") {
   if (!w.value || w.type != ONNX_TENSOR_ELEMENT_DATA_TYPE_UINT8 || w.shape.size() != 2)
     throw OrtError(what + ": " + name + " must be the bit-packed uint8 weight of shape (Cout, "
@@ -91,10 +99,8 @@ class WeightCache {
   // Input `index` of the node, if constant; cin > 0 (the conv's input channels) packs it now.
   void load(const OrtKernelInfo* info, size_t index, const char* name, const core::ConvAttrs& a,
             int64_t cin, bool pack, const std::string& what) {
-    int is_const = 0;
-    const OrtValue* wv = nullptr;
-    check(api().KernelInfoGetConstantInput_tensor(info, index, &is_const, &wv));
-    if (!is_const || !wv) return;
+    const OrtValue* wv = constant_input(info, index);
+    if (!wv) return;
     const Tensor w = describe(wv);
     check_weight_tensor(w, what, name);
     const_ = true;
@@ -145,11 +151,7 @@ class RowsCache {
     size_t count = 0;
     check(api().KernelInfo_GetInputCount(info, &count));
     for (const size_t i : inputs) {
-      if (i >= count || omitted(info, i)) continue;
-      int is_const = 0;
-      const OrtValue* v = nullptr;
-      check(api().KernelInfoGetConstantInput_tensor(info, i, &is_const, &v));
-      if (!is_const || !v) return;
+      if (i < count && !omitted(info, i) && !constant_input(info, i)) return;
     }
     const_ = true;
   }
