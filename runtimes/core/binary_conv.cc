@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <numeric>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -21,6 +22,26 @@ constexpr int64_t kMinTasks = 32;
 constexpr int64_t kPixPerTask = 64;
 constexpr int64_t kSignTaskFloats = 16384;
 
+// The pixels of a conv's tasks (pixel_chunks): the flattened output plane in chunks of `unit`
+// pixels (the last may be shorter). shared: chunks share sign words at their edges (unit not a
+// multiple of 64), so tasks run side by side must not be neighbours (order).
+struct PixelChunks {
+  int64_t unit = kPixPerTask, chunks = 0;
+  bool shared = false;
+  // the chunk of the i-th task of its kind: in order, or, when shared, the plane's first and second
+  // halves taking turns, so that threads taking tasks in order work far apart (in order, two
+  // threads wrote the same lines at once: rep-reactnet-a's 56x56 pooled 1x1 layer at 2 threads,
+  // `bench_model --pool-y --layer 5 --threads 2`, 0.21 -> 0.39 ms)
+  int64_t order(int64_t i) const {
+    return !shared ? i : i % 2 ? (chunks + 1) / 2 + i / 2 : i / 2;
+  }
+  // chunk pc's pixels [*begin, *end) of a plane of `plane` pixels
+  void range(int64_t pc, int64_t plane, int64_t* begin, int64_t* end) const {
+    *begin = pc * unit;
+    *end = std::min(*begin + unit, plane);
+  }
+};
+
 struct Job {
   const ConvShape* s;
   const PackedWeights* w;
@@ -37,8 +58,8 @@ struct Job {
   float* y;              // output, or
   int32_t* acc_out;      // raw accumulators (tests)
   int64_t ocb_per_task;  // kOcbPerTask or half of it
-  int64_t pix_per_task;  // kPixPerTask, or whole rows of pooling windows (pool_span)
-  int64_t oc_chunks, pix_chunks;
+  int64_t oc_chunks;
+  PixelChunks pix;       // the pixels of each task's chunk
   int64_t sign_chunk;    // planes per sign task
 };
 
@@ -193,6 +214,9 @@ TileOut tile_out(const Job& J, int64_t n, int64_t oc0, int64_t nl, int64_t f0, i
   o.res = t.residual ? t.residual + n * res_channels(s, t) * o.plane + f0 : nullptr;
   o.sign_stride = plane_words(s.ho, s.wo);
   o.signs = t.signs ? t.signs + n * s.cout * t.repeats * o.sign_stride + f0 / 64 : nullptr;
+  // f0 is a multiple of 8 (pixel_chunks); the plane's last tile zeroes its last word's padding
+  const int64_t end = f0 + npix == o.plane ? (f0 + npix + 63) & ~int64_t(63) : f0 + npix;
+  o.sign_byte0 = int32_t(f0 % 64 / 8), o.sign_bytes = int32_t((end - f0 + 7) / 8);
   o.pool = nullptr, o.pool_plane = 0, o.pool_pairs = nullptr, o.pool_row_pairs = 0;
   if (t.pool_y) {
     o.y = nullptr;
@@ -222,30 +246,51 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
   J.k->write_tile(tile_out(J, n, oc0, nl, f0, npix, acc, pairs));
 }
 
-void conv_task(void* usr, size_t idx) {  // one tile, or the tiles of pool_span pixels in order
+void conv_task(void* usr, size_t idx) {  // the tiles of one pixel chunk (Job::pix), in order
   const Job& J = *static_cast<const Job*>(usr);
   const ConvShape& s = *J.s;
   int64_t i = int64_t(idx);
-  // task order: consecutive tasks share the weights of one channel chunk
-  const int64_t pc = i % J.pix_chunks;
-  i /= J.pix_chunks;
-  const int64_t occ = i % J.oc_chunks;
-  i /= J.oc_chunks;
+  // task order: consecutive tasks share the weights of one channel chunk; or, where pixel chunks
+  // share sign words, the same pixels (their channels' sign words are apart), chunks far apart
+  int64_t pc, occ;
+  if (J.pix.shared) {
+    occ = i % J.oc_chunks, i /= J.oc_chunks;
+    pc = J.pix.order(i % J.pix.chunks), i /= J.pix.chunks;
+  } else {
+    pc = i % J.pix.chunks, i /= J.pix.chunks;
+    occ = i % J.oc_chunks, i /= J.oc_chunks;
+  }
   const int64_t g = i % s.a.group;
   const int64_t n = i / s.a.group;
-  const int64_t end = std::min((pc + 1) * J.pix_per_task, s.ho * s.wo);
-  for (int64_t f0 = pc * J.pix_per_task; f0 < end; f0 += kPixPerTask)
+  int64_t begin, end;
+  J.pix.range(pc, s.ho * s.wo, &begin, &end);
+  for (int64_t f0 = begin; f0 < end; f0 += kPixPerTask)
     conv_tile(J, n, g, occ, f0, std::min(kPixPerTask, end - f0));
 }
 
-// Pixels per task when Y is written pooled (OutputTransform::pool_y): whole rows of pooling
-// windows (2 * Wo) that are also whole 64-pixel tiles, so a window's top and bottom rows are done
-// by one thread in order and each sign word by one tile: lcm(64, 2 * Wo), at most the plane
-// (448 pixels = 7 tiles for Wo = 112, 56, 28; the whole 196-pixel plane for 14).
-int64_t pool_span(const ConvShape& s) {
-  int64_t a = 64, b = 2 * s.wo;
-  while (b) a = std::exchange(b, a % b);
-  return std::min(64 / a * 2 * s.wo, s.ho * s.wo);
+// Fewer tasks than this, a pooled output's tasks are split finer (pixel_chunks).
+constexpr int64_t kMinPooledTasks = 8;
+
+// How a conv's output plane is dealt out to tasks (Job::pix). Unpooled: a 64-pixel tile per task.
+// Pooled (OutputTransform::pool_y): whole rows of pooling windows (2 * Wo pixels), so that a
+// window's top and bottom rows are done by one thread in order; preferably also whole 64-pixel
+// tiles, lcm(64, 2 * Wo) (448 pixels for Wo = 112, 56, 28; the whole 196-pixel plane for 14), so
+// that each sign word is one tile's. tasks: the tasks per pixel chunk (images x groups x channel
+// chunks). Where that leaves fewer than kMinPooledTasks tasks, the smallest run of window rows
+// that is a multiple of 8 pixels, lcm(8, 2 * Wo) (112 pixels for Wo = 56, 56 for 28 and 14): tiles
+// then share sign words byte by byte (TileOut::signs). The fused pairs of rep-reactnet-a's 56x56
+// and 28x28 blocks had 7 and 2 tasks, so 2 threads ran them at most 1.75x as fast as one; now 28
+// and 14 (session 18).
+PixelChunks pixel_chunks(const ConvShape& s, bool pool_y, int64_t tasks) {
+  const int64_t plane = s.ho * s.wo;
+  const auto chunks = [&](int64_t unit) { return (plane + unit - 1) / unit; };
+  if (!pool_y) return {kPixPerTask, chunks(kPixPerTask), false};
+  const int64_t rows = 2 * s.wo;
+  const int64_t whole_tiles = std::min(std::lcm<int64_t>(kPixPerTask, rows), plane);
+  if (tasks * chunks(whole_tiles) >= kMinPooledTasks)
+    return {whole_tiles, chunks(whole_tiles), false};
+  const int64_t unit = std::min(std::lcm<int64_t>(8, rows), plane);
+  return {unit, chunks(unit), unit % kPixPerTask != 0 && unit < plane};
 }
 
 // Word offset of each dot-product word from a pixel's first tap word (BgemmTask::koff).
@@ -289,24 +334,23 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
   const std::vector<int64_t> koff = tap_offsets(s);
   std::vector<TileRow> own;
   const TileRow* rows = t ? rows_for(s, *t, &own) : nullptr;
-  const int64_t pix_per_task = t && t->pool_y ? pool_span(s) : kPixPerTask;
-  const int64_t pix_chunks = (s.ho * s.wo + pix_per_task - 1) / pix_per_task;
   const auto oc_chunks = [&](int64_t ocb) { return (s.nocb() + ocb - 1) / ocb; };
   // counted in 64-pixel tiles, whatever a task holds: a pooled output's 7-tile tasks would halve
   // its channel chunks (twice the GEMM calls; reactnet-a's 56x56 1x1 layer +0.05 ms in ORT)
   const int64_t tiles = (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask;
   const int64_t ocb = s.n * s.a.group * oc_chunks(kOcbPerTask) * tiles < kMinTasks
                           ? kOcbPerTask / 2 : kOcbPerTask;
+  const PixelChunks pix = pixel_chunks(s, t && t->pool_y, s.n * s.a.group * oc_chunks(ocb));
   Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
-          koff.data(), t, rows, y, acc_out, ocb, pix_per_task, oc_chunks(ocb), pix_chunks, 0};
+          koff.data(), t, rows, y, acc_out, ocb, oc_chunks(ocb), pix, 0};
   WordBuffer planes, xp;
   pack_input(job, par, &planes, &xp);
-  par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * job.pix_chunks), &job);
+  par.run(conv_task, size_t(s.n * s.a.group * job.oc_chunks * pix.chunks), &job);
 }
 
-// binary_block_pair_forward's tiles: 64 pixels of image n, every channel of P, then of C.
-void pair_tile(const Job& P, const Job& C, int64_t n, int64_t f0) {
-  const int64_t npix = std::min(kPixPerTask, P.s->ho * P.s->wo - f0);
+// binary_block_pair_forward's tiles: pixels [f0, f0 + npix) (npix <= 64) of image n, every channel of P,
+// then of C.
+void pair_tile(const Job& P, const Job& C, int64_t n, int64_t f0, int64_t npix) {
   const int64_t y1_channels = C.s->cin;
   // Y1's tile and its sign words, held aside for C: 64 floats per channel (64 KB for 256 channels,
   // in L2), one word per channel; per thread, reused by every tile the thread runs
@@ -321,7 +365,7 @@ void pair_tile(const Job& P, const Job& C, int64_t n, int64_t f0) {
     const int64_t nl = gemm_tile(P, n, 0, occ, f0, npix, nullptr, acc);
     TileOut o = tile_out(P, n, occ * P.ocb_per_task * 8, nl, f0, npix, acc, pairs);
     o.y = y1.data(), o.plane = kPixPerTask;
-    o.signs = y1_signs.data(), o.sign_stride = 1;
+    o.signs = y1_signs.data(), o.sign_stride = 1, o.sign_byte0 = 0, o.sign_bytes = 8;
     P.k->write_tile(o);
   }
   // C's input for these pixels: its sign words transposed, 64 channels at a time
@@ -336,14 +380,16 @@ void pair_tile(const Job& P, const Job& C, int64_t n, int64_t f0) {
   }
 }
 
-// binary_block_pair_forward's tasks: C's pixel chunk pc of image n (C.pix_per_task pixels: a tile,
+// binary_block_pair_forward's tasks: C's pixel chunk of image n (C.pix: a tile,
 // or whole rows of pooling windows when C writes Y pooled), tile by tile in order.
 void pair_task(void* usr, size_t i) {
   const Job& P = static_cast<const Job*>(usr)[0];
   const Job& C = static_cast<const Job*>(usr)[1];
-  const int64_t n = int64_t(i) / C.pix_chunks, pc = int64_t(i) % C.pix_chunks;
-  const int64_t end = std::min((pc + 1) * C.pix_per_task, C.s->ho * C.s->wo);
-  for (int64_t f0 = pc * C.pix_per_task; f0 < end; f0 += kPixPerTask) pair_tile(P, C, n, f0);
+  const int64_t n = int64_t(i) / C.pix.chunks;
+  int64_t begin, end;
+  C.pix.range(C.pix.order(int64_t(i) % C.pix.chunks), C.s->ho * C.s->wo, &begin, &end);
+  for (int64_t f0 = begin; f0 < end; f0 += kPixPerTask)
+    pair_tile(P, C, n, f0, std::min(kPixPerTask, end - f0));
 }
 
 struct PoolJob {
@@ -487,18 +533,16 @@ void binary_block_pair_forward(const ConvShape& sp, const float* x, const float*
   std::vector<TileRow> own_p, own_c;
   const TileRow* rows_p = rows_for(sp, p_out, &own_p);  // p_out.rows: tp's
   const TileRow* rows_c = rows_for(sc, c_out, &own_c);
-  const int64_t pix_per_task = tc.pool_y ? pool_span(sc) : kPixPerTask;
-  const int64_t pix_chunks = (sc.ho * sc.wo + pix_per_task - 1) / pix_per_task;
+  const PixelChunks pix = pixel_chunks(sc, tc.pool_y, sp.n);
   const auto chunks = [](const ConvShape& s) { return (s.nocb() + kOcbPerTask - 1) / kOcbPerTask; };
   Job jobs[2] = {
       {&sp, &wp, &k, x, threshold, x_signs, x_channels ? x_channels : sp.cin, nullptr, nullptr,
-       koff_p.data(), &p_out, rows_p, nullptr, nullptr, kOcbPerTask, kPixPerTask,
-       chunks(sp), 0, 0},
+       koff_p.data(), &p_out, rows_p, nullptr, nullptr, kOcbPerTask, chunks(sp), {}, 0},
       {&sc, &wc, &k, nullptr, nullptr, nullptr, sc.cin, nullptr, nullptr, koff_c.data(), &c_out,
-       rows_c, y, nullptr, kOcbPerTask, pix_per_task, chunks(sc), pix_chunks, 0}};
+       rows_c, y, nullptr, kOcbPerTask, chunks(sc), pix, 0}};
   WordBuffer planes, xp;
   pack_input(jobs[0], par, &planes, &xp);
-  par.run(pair_task, size_t(sp.n * pix_chunks), jobs);
+  par.run(pair_task, size_t(sp.n * pix.chunks), jobs);
 }
 
 void binary_conv_accumulator(const ConvShape& s, const float* x, const float* threshold,

@@ -2,8 +2,9 @@
 //
 //   1. pack the call's activations (NHWC-bitpacked, padded; bitpack.h): sign planes in parallel
 //      over channels, then 64x64 bit transposes in parallel over rows;
-//   2. tasks of (image, group, 64 output channels, 64 consecutive output pixels) run the blocked
-//      XOR-popcount GEMM into an int32 tile;
+//   2. tasks of (image, group, 64 output channels, 64 consecutive output pixels; with a pooled Y,
+//      whole rows of pooling windows, binary_conv.cc's pixel_chunks) run the blocked
+//      XOR-popcount GEMM into int32 tiles of up to 64 pixels;
 //   3. the tile becomes the exact accumulator  acc = K - 2*popcount - correction  (correction only
 //      for pad_value 0, below) and the output transform writes NCHW float32.
 //
@@ -55,7 +56,8 @@ struct OutputTransform {
   // Packed signs for the next op (both or neither): bit p of word signs[(n * cout * repeats + j) *
   // plane_words(Ho, Wo) + p / 64] is Y[n, j].flat[p % 64 + 64 * (p / 64)] >= sign_threshold[j]
   // (false for NaN), the bits past Ho * Wo zero: the consumer's sign pass, done while Y's tile is
-  // still in L1 (see binary_conv_forward's x_signs).
+  // still in L1 (see binary_conv_forward's x_signs). Two threads may write different bytes of one
+  // word (TileOut::signs): the buffer must not be read or written by anyone else during the call.
   const float* sign_threshold = nullptr;  // [cout * repeats]
   uint64_t* signs = nullptr;
   // Y written 2x2-average-pooled: y is (N, cout * repeats, Ho / 2, Wo / 2) (Ho and Wo even), each

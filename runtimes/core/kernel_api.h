@@ -7,6 +7,11 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "sign bits are stored byte by byte (store_signs): little-endian targets only"
+#endif
 
 namespace rep_deploy::core {
 
@@ -86,11 +91,17 @@ struct TileOut {
                        // (binary_conv_forward's pooled residual)
   int64_t res_plane;   // floats between consecutive residual channels: plane, or 64 when the
                        // residual is a tile held aside (binary_block_pair_forward's Y1)
-  // The next op's sign bits (OutputTransform::signs), or null: word signs[j * sign_stride] gets bit
-  // p = (y[j][p] >= e.sign_threshold) for p < npix, 0 above; one word per channel row and tile
-  // (the tile's first pixel is a multiple of 64 in the flattened plane).
+  // The next op's sign bits (OutputTransform::signs), or null: channel j's bits start at word
+  // signs[j * sign_stride], where bit 8 * sign_byte0 + p = (y[j][p] >= e.sign_threshold) for
+  // p < npix (store_signs). The tile writes sign_bytes bytes from byte sign_byte0 and nothing
+  // else: its first pixel is a multiple of 8 in the flattened plane, but not always of 64 (a
+  // pooled output's tasks are whole rows of windows, binary_conv.cc's pixel_chunks), so two tiles,
+  // perhaps on two threads, may share a word. The plane's last tile also zeroes the bits past the
+  // plane up to its word's end (sign_bytes then counts them: at most 15). The default, byte 0 and
+  // 8 bytes, is one word per channel row and tile, stored whole.
   uint64_t* signs;
   int64_t sign_stride;
+  int32_t sign_byte0 = 0, sign_bytes = 8;
   // Y 2x2-average-pooled (OutputTransform::pool_y), or null: then y is unused and the tile's pixel
   // pair k (pixels 2k, 2k + 1: one pooling window's half, the tile's first pixel and Wo being even)
   // goes to pool[j * pool_plane + (pool_pairs[k] & ~kPoolBottom)], as its top row, or as its bottom
@@ -137,6 +148,37 @@ static inline void pool_pair(float* out, int32_t e, float a, float b) {
 // (then a vector of 2n pixels pools with vector operations).
 static inline bool pool_run(const int32_t* pairs, int64_t k0, int64_t n) {
   return pairs[k0 + n - 1] - pairs[k0] == n - 1;  // kPoolBottom differs: 2^30 apart
+}
+
+// The tile's sign bits of output channel j (word: bit p = pixel p, zero from npix up) to their
+// place (TileOut::signs). Where the tile shares a word with another, byte stores, never a wider
+// read-modify-write: the other tile may be running on another thread.
+static inline void store_signs(const TileOut& t, int64_t j, uint64_t word) {
+  uint64_t* row = t.signs + j * t.sign_stride;
+  const int32_t n = t.sign_bytes;
+  if (t.sign_byte0 == 0 && n == 8) {
+    *row = word;
+    return;
+  }
+  unsigned char* d = reinterpret_cast<unsigned char*>(row) + t.sign_byte0;
+  if (n >= 8) {  // the plane's last tile: the word, then zeros to the end of the next word
+    std::memcpy(d, &word, 8);
+    for (int32_t i = 8; i < n; ++i) d[i] = 0;
+    return;
+  }
+  // n < 8 bytes of the word, the low ones first: a piece of 4, of 2, of 1 (a memcpy of n bytes
+  // would be a call)
+  if (n & 4) {
+    const uint32_t v = uint32_t(word);
+    std::memcpy(d, &v, 4);
+    d += 4, word >>= 32;
+  }
+  if (n & 2) {
+    const uint16_t v = uint16_t(word);
+    std::memcpy(d, &v, 2);
+    d += 2, word >>= 16;
+  }
+  if (n & 1) *d = static_cast<unsigned char>(word);
 }
 
 void write_tile_portable(const TileOut& t);

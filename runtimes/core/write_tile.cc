@@ -48,7 +48,7 @@ void write_row(const TileOut& t, int64_t r, int64_t l, float* y) {
   const float st = e.sign_threshold;
   uint64_t word = 0;
   for (int64_t p = 0; p < npix; ++p) word |= uint64_t(y[p] >= st) << p;
-  t.signs[e.j * t.sign_stride] = word;
+  store_signs(t, e.j, word);
 }
 
 }  // namespace

@@ -11,8 +11,8 @@
 // o[i] = ((o[i] + v[2i]) + v[2i + 1]) * 0.25 for i < kWidth / 2, and pool_top2(o, v0, v1) /
 // pool_bottom2(o, v0, v1), the same over the 2 * kWidth values of v0 then v1; kPoolRows (used
 // only where kPooledRowsApart) and, where true, PoolRowPlan, plan_pool_rows(t, &plan) (false: the
-// tile does not suit) and pool_rows(v, plan, pool), the 64 pixels of one row (v[0..64 / kWidth))
-// pooled at once; kPoolHalves and, where true, pool_halves(pool, pairs, v): a vector whose pixel
+// tile does not suit) and pool_rows(v, plan, pool), the up to 64 pixels of one row
+// (v[0..64 / kWidth), the last one partial below 64) pooled at once; kPoolHalves and, where true, pool_halves(pool, pairs, v): a vector whose pixel
 // pairs are two runs of kWidth / 4 pairs (each half of it in one row of windows: Wo a multiple of
 // half the vector width but not of the width) pooled half by half; for the
 // tail of npix % kWidth pixels, load_part(p, n) and load_acc_part(p, n): the first n lanes from p,
@@ -44,7 +44,7 @@ namespace rep_deploy::core::REP_DEPLOY_ISA_NS {
 // every pair of vectors of the tile's pixels is one run of windows (pool_run: no test per vector;
 // Wo a multiple of twice the vector width, so the zoo's 112 and 56 wide maps on AVX2 and NEON);
 // 3 = every single vector is (NEON's 28 wide maps: a pair of vectors straddles rows of windows);
-// 4 = the vectors straddle rows of windows, and V pools the row's 64 pixels at once (V::pool_rows,
+// 4 = the vectors straddle rows of windows, and V pools the row's pixels at once (V::pool_rows,
 // plan: the tile's V::PoolRowPlan). a: the lane's accumulators. Its lambdas are always inlined:
 // GCC called them per vector once the row had three forms.
 template <class V, int kMode, int kPool>
@@ -111,12 +111,7 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
   };
   // two vectors' pixels [q, q + 2W) pooled: whole vectors of windows (pool_top2 / pool_bottom2; on
   // NEON half the instructions of two pool_top calls)
-  Vec row[kPool == 4 ? 64 / W : 1];  // kPool 4: the row's vectors, for V::pool_rows
   const auto put2 = [&](int64_t q, Vec v0, Vec v1) __attribute__((always_inline)) {
-    if constexpr (kPool == 4) {
-      row[q / W] = v0, row[q / W + 1] = v1;
-      return;
-    }
     const int32_t* pairs = t.pool_pairs + q / 2;
     if (kPool == 2 || (kPool == 1 && pool_run(pairs, 0, W))) {
       if (pairs[0] & kPoolBottom)
@@ -136,6 +131,14 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
     const Vec v = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
     put(q, v);
     word |= uint64_t(V::ge_mask(v, st)) << q;
+  };
+  // the `left` (< W) pixels from q: their value (lanes from `left` on: read nothing, never stored)
+  // and sign bits
+  const auto part = [&](int64_t q, int64_t left) __attribute__((always_inline)) {
+    const Vec acc_v = V::load_acc_part(a + q, left);
+    const Vec v = step(acc_v, kMode >= 2 ? V::load_part(res + q, left) : acc_v);
+    word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << q;
+    return v;
   };
   const auto group = [&](int64_t q) __attribute__((always_inline)) {
     if constexpr (P == 1) {
@@ -157,20 +160,48 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
       }
     }
   };
-  if (npix == 64) {
+  if constexpr (kPool == 4) {
+    // the row's 64 / W vectors, the last one partial below 64 pixels (V::plan_pool_rows takes
+    // more than 64 - W), pooled at once; indices known at compile time, so they stay in registers
+    // (stored by a runtime index, they went through the stack: a 56-pixel tile's row +20%)
+    constexpr int R = 64 / W;
+    Vec row[R];
+#pragma GCC unroll 16
+    for (int g = 0; g < R - 1; ++g) {
+      const Vec acc_v = V::load_acc(a + g * W);
+      row[g] = step(acc_v, kMode >= 2 ? V::load(res + g * W) : acc_v);
+      word |= uint64_t(V::ge_mask(row[g], st)) << (g * W);
+    }
+    const int64_t q = (R - 1) * W, left = npix - q;
+    if (left == W) {
+      const Vec acc_v = V::load_acc(a + q);
+      row[R - 1] = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
+      word |= uint64_t(V::ge_mask(row[R - 1], st)) << q;
+    } else {  // its lanes from `left` on are masked off by the plan
+      row[R - 1] = part(q, left);
+    }
+    V::pool_rows(row, *static_cast<const typename V::PoolRowPlan*>(plan), pool);
+  } else if (npix == 64) {
     // a whole row, unrolled: the sign bits' shifts are constants, and no loop counter (Zen 3,
     // AVX2: the epilogue alone 18% faster, rep-reactnet-a's 1x1 layers 2-4%; NEON: the
     // epilogue's instructions -14% on the 112x112 and 56x56 1x1 layers)
 #pragma GCC unroll 16
     for (int64_t q = 0; q < 64; q += P * W) group(q);
+  } else if (kPool == 0 && npix > 64 - W) {
+    // all but the last vector whole, unrolled as above: the 56-pixel tiles of pixel_chunks' finer
+    // spans (a fused pair's Y1 rows; through the loop below, rep-reactnet-a's 28x28 pair took 3%
+    // longer than with 64-pixel tiles, `bench_model --pairs --layer 8`)
+#pragma GCC unroll 16
+    for (int64_t q = 0; q < 64 - W; q += W) one(q);
+    const int64_t q = 64 - W, left = npix - q;
+    V::store_part(y + q, part(q, left), left);
   } else {  // a tile's last pixels (npix < 64)
     int64_t p = 0;
     for (; p + P * W <= npix; p += P * W) group(p);
     for (; p + W <= npix; p += W) one(p);
     if (p < npix) {
       const int64_t left = npix - p;
-      const Vec acc_v = V::load_acc_part(a + p, left);
-      const Vec v = step(acc_v, kMode >= 2 ? V::load_part(res + p, left) : acc_v);
+      const Vec v = part(p, left);
       if (kPool) {  // left is even (npix is)
         alignas(64) float yb[W];
         V::store(yb, v);
@@ -179,12 +210,9 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
       } else {
         V::store_part(y + p, v, left);
       }
-      word |= (uint64_t(V::ge_mask(v, st)) & ((uint64_t(1) << left) - 1)) << p;
     }
   }
-  if constexpr (kPool == 4)
-    V::pool_rows(row, *static_cast<const typename V::PoolRowPlan*>(plan), pool);
-  if (t.signs) t.signs[j * t.sign_stride] = word;
+  if (t.signs) store_signs(t, j, word);
 }
 
 // Row by row, copy by copy: consecutive rows go to consecutive output planes. (Lane by lane instead,

@@ -6,6 +6,7 @@
 // Usage: test_core [--cases N | --cases-from-env] [--seed S] [--kernel NAME]
 // (exit status 0 = all passed, 77 = the requested kernel is not supported here)
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,6 +16,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -28,6 +30,22 @@
 using namespace rep_deploy::core;
 
 namespace {
+
+// Three threads taking tasks in order from a shared counter, as ORT's pool does: tiles of
+// neighbouring tasks that share sign words (pixel_chunks) then really run at the same time.
+ParallelRunner threaded_runner() {
+  ParallelRunner r;
+  r.call = [](void*, void (*fn)(void*, size_t), size_t total, void* usr) {
+    std::atomic<size_t> next{0};
+    const auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < total;) fn(usr, i);
+    };
+    std::thread a(work), b(work);
+    work();
+    a.join(), b.join();
+  };
+  return r;
+}
 
 bool same_bits(float a, float b) {
   uint32_t ua, ub;
@@ -315,12 +333,24 @@ void run_case(const Case& c, const std::vector<Kernel>& kernels, std::mt19937_64
       reverse.call = [](void*, void (*fn)(void*, size_t), size_t total, void* usr) {
         for (size_t i = total; i-- > 0;) fn(usr, i);
       };
+      // (tiles of a task may share sign words with the next task's: pixel_chunks)
       std::fill(yp.begin(), yp.end(), -7.0f);
+      std::fill(signs.begin(), signs.end(), ~uint64_t(0));
       binary_conv_forward(s, x.data(), thr, pw, k, pooled, yp.data(), reverse, x_signs.data());
       bad = 0;
       for (size_t i = 0; i < yp.size(); ++i) bad += !same_bits(yp[i], want_pooled[i]);
       CHECK(bad == 0, "[%s] block output written pooled, tasks in reverse: %zu differ; %s", k.name,
             bad, desc.c_str());
+      CHECK(signs == want_signs, "[%s] the sign bits of an output written pooled, tasks in "
+            "reverse, differ; %s", k.name, desc.c_str());
+      std::fill(yp.begin(), yp.end(), -7.0f);
+      std::fill(signs.begin(), signs.end(), ~uint64_t(0));
+      binary_conv_forward(s, x.data(), thr, pw, k, pooled, yp.data(), threaded_runner(),
+                          x_signs.data());
+      bad = 0;
+      for (size_t i = 0; i < yp.size(); ++i) bad += !same_bits(yp[i], want_pooled[i]);
+      CHECK(bad == 0 && signs == want_signs, "[%s] block output written pooled, on 3 threads: %zu "
+            "differ%s; %s", k.name, bad, signs == want_signs ? "" : ", and sign bits", desc.c_str());
     }
   }
 }
@@ -401,7 +431,7 @@ void test_block_pairs(const std::vector<Kernel>& kernels, std::mt19937_64& rng, 
   const auto fill = [&](std::vector<float>& v, float lo, float hi) {
     for (float& e : v) e = std::uniform_real_distribution<float>(lo, hi)(rng);
   };
-  ParallelRunner serial, reverse;
+  ParallelRunner serial, reverse, threads = threaded_runner();
   reverse.call = [](void*, void (*fn)(void*, size_t), size_t total, void* usr) {
     for (size_t i = total; i-- > 0;) fn(usr, i);
   };
@@ -475,7 +505,7 @@ void test_block_pairs(const std::vector<Kernel>& kernels, std::mt19937_64& rng, 
       const std::vector<float> zero(size_t(y1c), 0.0f);
       tp_signs.sign_threshold = thr_c ? thr_c : zero.data();
       const std::vector<TileRow> rows_p = tile_rows(sp, tp_signs), rows_c = tile_rows(sc, tc);
-      for (const ParallelRunner* par : {&serial, &reverse}) {
+      for (const ParallelRunner* par : {&serial, &reverse, &threads}) {
         OutputTransform tp2 = tp, tc2 = tc;
         if (par == &reverse) tp2.rows = rows_p.data(), tc2.rows = rows_c.data();
         std::fill(signs.begin(), signs.end(), ~uint64_t(0));
@@ -485,7 +515,7 @@ void test_block_pairs(const std::vector<Kernel>& kernels, std::mt19937_64& rng, 
         size_t bad = 0;
         for (size_t j = 0; j < y.size(); ++j) bad += !same_bits(y[j], want[j]);
         CHECK(bad == 0, "[%s] %s: %zu of %zu differ%s", k.name, desc.c_str(), bad, y.size(),
-              par == &reverse ? " (tasks in reverse)" : "");
+              par == &reverse ? " (tasks in reverse)" : par == &threads ? " (3 threads)" : "");
         CHECK(!tc.sign_threshold || signs == want_signs, "[%s] %s: the sign bits differ", k.name,
               desc.c_str());
       }
