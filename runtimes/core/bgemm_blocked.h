@@ -130,7 +130,7 @@ inline void bgemm_block(const BgemmTask& t, int64_t p0, int64_t b0) {
   const int64_t K = t.kwords;
   const int64_t* koff = t.koff;
   const uint64_t* xp[P];
-  for (int p = 0; p < P; ++p) xp[p] = t.x + (p0 + p) * t.x_pix_stride;
+  for (int p = 0; p < P; ++p) xp[p] = pixel_x(t, p0 + p);
   const uint64_t* wp[B];
   for (int b = 0; b < B; ++b) wp[b] = t.w + (b0 + b) * K * 8;
 
@@ -212,14 +212,20 @@ inline void bgemm_small_k(const BgemmTask& t) {
     for (int v = 0; v < V; ++v) {
       Vec w[K];
       for (int k = 0; k < K; ++k) w[k] = A::load(t.w + (b * K + k) * 8 + v * L);
-      const uint64_t* x = t.x;
-      int32_t* cnt = t.cnt + b * 8 + v * L;
-      for (int64_t p = 0; p < t.npix; ++p, x += t.x_pix_stride, cnt += t.cnt_stride) {
-        A acc;
-        acc.zero();
-        for (int k = 0; k < K; ++k) acc.add1(A::vxor(A::bcast(x + off[k]), w[k]));
-        acc.store(cnt);
-      }
+      // the pixels by stride, or by offset (BgemmTask::pix_off), each loop free of the other's test
+      const auto pixels = [&](auto by_offset) {
+        const uint64_t* x = t.x;
+        int32_t* cnt = t.cnt + b * 8 + v * L;
+        for (int64_t p = 0; p < t.npix; ++p, x += t.x_pix_stride, cnt += t.cnt_stride) {
+          const uint64_t* xq = decltype(by_offset)::value ? t.x + t.pix_off[p] : x;
+          A acc;
+          acc.zero();
+          for (int k = 0; k < K; ++k) acc.add1(A::vxor(A::bcast(xq + off[k]), w[k]));
+          acc.store(cnt);
+        }
+      };
+      if (t.pix_off) pixels(std::true_type());
+      else pixels(std::false_type());
     }
   }
 }
@@ -243,7 +249,7 @@ inline void bgemm_fixed_k(const BgemmTask& t) {
       const auto run = [&](auto pixels) {
         constexpr int Q = decltype(pixels)::value;
         const uint64_t* x[Q];
-        for (int q = 0; q < Q; ++q) x[q] = t.x + (p + q) * t.x_pix_stride;
+        for (int q = 0; q < Q; ++q) x[q] = pixel_x(t, p + q);
         A acc[Q];
         for (int q = 0; q < Q; ++q) acc[q].zero();
         int k = 0;

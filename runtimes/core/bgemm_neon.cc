@@ -68,7 +68,7 @@ void bgemm_taps(const BgemmTask& t) {
     const auto run = [&](auto pixels) {
       constexpr int Q = decltype(pixels)::value;
       const uint64_t* x[Q];
-      for (int q = 0; q < Q; ++q) x[q] = t.x + (p + q) * t.x_pix_stride;
+      for (int q = 0; q < Q; ++q) x[q] = pixel_x(t, p + q);
       uint16x8_t acc[Q][4];
       uint8x16_t bytes[Q][4];
       for (int q = 0; q < Q; ++q)

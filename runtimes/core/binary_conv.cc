@@ -165,26 +165,18 @@ int64_t gemm_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, i
   alignas(64) int32_t cnt[kPixPerTask * kOcbPerTask * 8];
 
   BgemmTask bt;
-  bt.x_pix_stride = s.a.sw * words;
   bt.koff = J.koff;
   bt.kwords = s.kwords();
   bt.tap_words = s.cw;  // koff: (tap offset) * words + q for q < cw (run())
   bt.w = J.w->bits.data() + (g * nocb + ob0) * bt.kwords * 8;
   bt.nocb = nob;
-  bt.cnt_stride = stride;
+  bt.npix = npix, bt.cnt = cnt, bt.cnt_stride = stride;
   if (tile_x) {
-    bt.x = tile_x + g * s.cw, bt.npix = npix, bt.cnt = cnt;
+    bt.x = tile_x + g * s.cw, bt.x_pix_stride = words;
     J.k->bgemm(bt);
-  }
-  // one GEMM call per output-row segment of the tile (pixel stride is constant within a row)
-  for (int64_t p = 0; !tile_x && p < npix;) {
-    const int64_t yo = (f0 + p) / s.wo, xo = (f0 + p) % s.wo;
-    const int64_t seg = std::min(npix - p, s.wo - xo);
-    bt.x = J.xp + ((n * s.hp + yo * s.a.sh) * s.wp + xo * s.a.sw) * words + g * s.cw;
-    bt.npix = seg;
-    bt.cnt = cnt + p * stride;
-    J.k->bgemm(bt);
-    p += seg;
+  } else {
+    gemm_tile_pixels(J.k->bgemm, bt, J.xp + n * s.hp * s.wp * words + g * s.cw, f0, s.wo,
+                     s.a.sh * s.wp * words, s.a.sw * words);
   }
   // finish_tile runs on whole 8x8 blocks: give the rows past npix defined (zero) counts
   const int64_t npix8 = std::min<int64_t>(kPixPerTask, (npix + 7) & ~int64_t(7));

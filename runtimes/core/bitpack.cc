@@ -238,4 +238,30 @@ void finish_tile_portable(const int32_t* cnt, int64_t stride, int64_t npix, int6
     for (int64_t l = 0; l < nl; ++l) out[l * 64 + p] = K - 2 * cnt[p * stride + l];
 }
 
+void gemm_tile_pixels(BgemmFn fn, BgemmTask t, const uint64_t* image, int64_t f0, int64_t wo,
+                      int64_t row_step, int64_t col_step) {
+  constexpr int64_t kTile = 64;
+  t.x_pix_stride = col_step, t.pix_off = nullptr;
+  if (row_step == wo * col_step) {
+    t.x = image + f0 * col_step;
+    return fn(t);
+  }
+  if (wo < kTile) {
+    alignas(64) int64_t off[kTile];
+    pixel_offsets(f0, t.npix, wo, row_step, col_step, off);
+    t.x = image, t.pix_off = off;
+    return fn(t);
+  }
+  const int64_t npix = t.npix;
+  int32_t* const cnt = t.cnt;
+  for (int64_t p = 0; p < npix;) {  // one call per output-row segment
+    const int64_t yo = (f0 + p) / wo, xo = (f0 + p) % wo;
+    t.npix = std::min(npix - p, wo - xo);
+    t.x = image + yo * row_step + xo * col_step;
+    t.cnt = cnt + p * t.cnt_stride;
+    fn(t);
+    p += t.npix;
+  }
+}
+
 }  // namespace rep_deploy::core

@@ -106,4 +106,17 @@ struct PackedWeights {
 // Repacks ONNX-layout weights (uint8 (Cout, w_row_bytes), little bit order, see bitpack.py).
 void pack_weights(const uint8_t* w, const ConvShape& s, PackedWeights* out);
 
+// The GEMM (fn) of output pixels [f0, f0 + t.npix) (t.npix <= 64) of a plane wo pixels wide, read
+// from packed activations in which output pixel (0, 0)'s first tap word is at `image` and output
+// rows and columns step row_step and col_step words; pixel p's counts to t.cnt + p * t.cnt_stride
+// (t's x, x_pix_stride and pix_off are set here). Evenly spaced pixels (a row of output pixels
+// steps as far as an output row: 1x1, stride 1, no padding) go in one call. Else, on planes
+// narrower than the 64 pixels, one call with each pixel's offset in a table (BgemmTask::pix_off):
+// a call per output-row segment ended rows of 7 and 14 pixels in 3 and 2 single pixels, each
+// loading the weights for itself alone (`bench_model`, Zen 4: rep-reactnet-a's 14x14 and 7x7 3x3
+// layers -3% and -5%). On wider planes (a tile in one or two rows, in whole blocks of pixels) a
+// call per segment: the table's loads made the 112x112 3x3 layer (K = 9 words) 2-3% slower.
+void gemm_tile_pixels(BgemmFn fn, BgemmTask t, const uint64_t* image, int64_t f0, int64_t wo,
+                      int64_t row_step, int64_t col_step);
+
 }  // namespace rep_deploy::core

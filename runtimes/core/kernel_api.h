@@ -18,7 +18,10 @@ namespace rep_deploy::core {
 // One GEMM task: popcounts of XOR for npix output pixels x nocb blocks of 8 output channels.
 struct BgemmTask {
   const uint64_t* x;      // packed activations at the first tap word of output pixel 0 (+ g*cw)
-  int64_t x_pix_stride;   // words between consecutive output pixels (stride_w * G * cw)
+  int64_t x_pix_stride;   // words between consecutive output pixels (stride_w * G * cw), or
+  // pixel p's first tap word at x + pix_off[p] (pixel_x): a tile spanning output rows whose
+  // pixels are not evenly spaced in the padded input (binary_conv.cc's gemm_tile)
+  const int64_t* pix_off = nullptr;
   const int64_t* koff;    // [kwords] word offset of dot-product word k from the first tap word
   int64_t kwords;         // words per dot product (taps * cw)
   // koff is runs of tap_words consecutive words (koff[k + 1] = koff[k] + 1 unless tap_words
@@ -31,6 +34,22 @@ struct BgemmTask {
   int64_t cnt_stride;     // >= 8 * nocb
 };
 using BgemmFn = void (*)(const BgemmTask& t);
+
+// Output pixel p's first tap word (BgemmTask::x, x_pix_stride, pix_off).
+static inline const uint64_t* pixel_x(const BgemmTask& t, int64_t p) {
+  return t.x + (t.pix_off ? t.pix_off[p] : p * t.x_pix_stride);
+}
+
+// BgemmTask::pix_off for output pixels [f0, f0 + npix) of a plane wo wide: pixel p's offset from
+// output pixel (0, 0)'s first tap word, output rows row_step words apart and columns col_step.
+static inline void pixel_offsets(int64_t f0, int64_t npix, int64_t wo, int64_t row_step,
+                                 int64_t col_step, int64_t* off) {
+  int64_t yo = f0 / wo, xo = f0 % wo;
+  for (int64_t p = 0; p < npix; ++p) {
+    off[p] = yo * row_step + xo * col_step;
+    if (++xo == wo) xo = 0, ++yo;
+  }
+}
 
 // Activation packing runs in two passes (bitpack.h): SignRowFn streams each channel's rows of
 // floats into sign bits (prefetch-friendly: one contiguous stream), TransposeBitsFn then turns

@@ -158,22 +158,15 @@ void BConv2D::Impl::conv_task(const uint64_t* xp, void* output, int64_t n, int64
     for (int64_t ob0 = 0; ob0 < nocb; ob0 += kOcbPerChunk) {
       const int64_t nob = std::min(kOcbPerChunk, nocb - ob0), stride = nob * 8;
       BgemmTask bt;
-      bt.x_pix_stride = p.stride_w * words;
       bt.koff = koff.data();
       bt.kwords = kwords;
       bt.tap_words = cw;  // koff: (tap offset) * words + q for q < cw (the constructor)
       bt.w = wbits.data() + (grp * nocb + ob0) * kwords * 8;
       bt.nocb = nob;
       bt.cnt_stride = stride;
-      for (int64_t pi = 0; pi < npix;) {  // one GEMM call per output-row segment
-        const int64_t yo = (f0 + pi) / g.out_w, xo = (f0 + pi) % g.out_w;
-        const int64_t seg = std::min(npix - pi, g.out_w - xo);
-        bt.x = xp + ((n * hp + yo * p.stride_h) * wp + xo * p.stride_w) * words + grp * cw;
-        bt.npix = seg;
-        bt.cnt = cnt + pi * stride;
-        k.bgemm(bt);
-        pi += seg;
-      }
+      bt.npix = npix, bt.cnt = cnt;
+      gemm_tile_pixels(k.bgemm, bt, xp + n * hp * wp * words + grp * cw, f0, g.out_w,
+                       p.stride_h * wp * words, p.stride_w * words);
       const int64_t oc0 = grp * g.cout_g + ob0 * 8;
       const int64_t nl = std::min(stride, g.cout_g - ob0 * 8);  // lanes past cout_g are padding
       for (int64_t pi = 0; pi < npix; ++pi) {
