@@ -2,9 +2,11 @@
 // shapes, single thread,
 // best of N by thread CPU time. For kernel tuning; benchmarks/bench_binary_conv.py is the real benchmark.
 // Usage: bench_core [--kernel NAME] [--reps N] [--layer I | --shape cin,cout,hw,k,stride]
-//        bench_core --peak [--kernel NAME]: each path's own GEMM kernel (k.bgemm) on operands that
-//        stay in L1 (16 pixels x 72 words, 4 blocks of 8 channels: 27 KiB), the path's popcount
-//        peak as this CPU runs it; benchmarks/bench_roofline.py reads the "peak" lines.
+//        bench_core --peak [--kernel NAME] [--words K]: each path's own GEMM kernel (k.bgemm) on
+//        operands that stay in L1 (16 pixels x K words, 4 blocks of 8 channels; K = 72: 27 KiB),
+//        the path's popcount peak as this CPU runs it; benchmarks/bench_roofline.py reads the
+//        "peak" lines. --words: another dot-product length (each path has fixed-length kernels for
+//        the zoo's: 9, 18, 36, 72 words are 3x3 convs over 64-512 channels).
 //        bench_core --epilogue [--kernel NAME]: each path's output transform alone (k.write_tile)
 //        over whole planes of rep-reactnet-a-like tiles (64 accumulator channels x 4 copies, scale,
 //        bias, residual, RPReLU and the next op's sign bits), unpooled and 2x2-pooled, in ns per
@@ -48,8 +50,8 @@ double best_seconds_per_call(const F& run, int untimed) {
 }
 
 // Best of 9 rounds of ~50 ms of thread CPU time: MACs per second of k.bgemm with everything in L1.
-int peak_gemm(const char* only) {
-  constexpr int64_t kWords = 72, kPix = 16, kBlocks = 4;
+int peak_gemm(const char* only, int64_t kWords) {
+  constexpr int64_t kPix = 16, kBlocks = 4;
   std::vector<uint64_t> x(size_t(kPix * kWords)), w(size_t(kBlocks * kWords * 8));
   std::vector<int64_t> koff(static_cast<size_t>(kWords));
   std::mt19937_64 rng(7);
@@ -166,6 +168,7 @@ int main(int argc, char** argv) {
   const char* only = nullptr;
   int reps = 20;
   int layer = -1;
+  int64_t peak_words = 72;
   long long custom[5] = {0, 0, 0, 0, 0};
   bool custom_set = false;
   bool peak = false, epilogue_only = false;
@@ -174,6 +177,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--layer") && i + 1 < argc) layer = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--peak")) peak = true;
+    else if (!std::strcmp(argv[i], "--words") && i + 1 < argc) peak_words = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--epilogue")) epilogue_only = true;
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) {  // cin,cout,hw,k,stride
       custom_set = std::sscanf(argv[++i], "%lld,%lld,%lld,%lld,%lld", &custom[0], &custom[1],
@@ -189,7 +193,11 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (peak) return peak_gemm(only);
+  if (peak_words < 1 || peak_words > 4096) {
+    std::fprintf(stderr, "bench_core --words: a dot-product length of 1 to 4096 words\n");
+    return 2;
+  }
+  if (peak) return peak_gemm(only, peak_words);
   if (epilogue_only) return epilogue(only);
   struct L { int64_t cin, cout, hw, k, stride; };
   const L layers[] = {{32, 32, 112, 3, 1},  {64, 64, 56, 3, 1},   {128, 128, 28, 3, 1},

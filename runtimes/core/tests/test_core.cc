@@ -589,9 +589,9 @@ int main(int argc, char** argv) {
   std::mt19937_64 pair_rng(seed + 4);
   test_block_pairs(kernels, pair_rng, std::max(8, cases / 5));
   // the dot-product lengths of the zoo's 1x1 and 3x3 convs (K = 1, 2, 4, 8, 16, 32 and 9, 18, 36, 72,
-  // 144, 288 words), which have dedicated kernels on some paths (NEON: all of them; x86: all but 32
-  // and 288, which take the generic loop, 288 with a flush): every run, not only when a random
-  // case hits them
+  // 144, 288 words), which have dedicated kernels on some paths (NEON: all of them; x86: all but
+  // 288, which takes the generic loop with a flush, and 32 on the avx512 path): every run, not only
+  // when a random case hits them
   for (const int64_t cin : {64, 128, 256, 512, 1024, 2048}) {
     for (const int64_t k : {1, 3}) {
       Case c;
