@@ -11,6 +11,10 @@
 //        over whole planes of rep-reactnet-a-like tiles (64 accumulator channels x 4 copies, scale,
 //        bias, residual, RPReLU and the next op's sign bits), unpooled and 2x2-pooled, in ns per
 //        16 outputs: what the epilogue costs per float where the GEMM is at its port limit.
+//        bench_core --clock: the core clock as this thread runs it, from a chain of dependent adds
+//        (one cycle each on every x86-64 and aarch64 core): on cloud guests /proc/cpuinfo often
+//        shows only the TSC rate (a Zen 3 guest: 2.45 GHz, while the chain ran at 3.2 GHz);
+//        benchmarks/bench_roofline.py reads the "clock" line where the model name has no GHz.
 #include <algorithm>
 #include <chrono>
 #include <ctime>
@@ -47,6 +51,35 @@ double best_seconds_per_call(const F& run, int untimed) {
     if (round >= 0) best = std::min(best, sec / double(calls));
   }
   return best;
+}
+
+// GHz of this thread's core: 2^20 register adds per call, each waiting for the last (one cycle of
+// latency on every x86-64 and aarch64 core), timed as thread CPU time; so many that the clock read
+// between calls (a system call on some guests: with 1024 adds per call this read 0.83 GHz) weighs
+// nothing. Exits 2 on other CPUs.
+int clock_ghz() {
+#if defined(__x86_64__) || defined(__aarch64__)
+  uint64_t x = 0;
+  const auto chain = [&x] {
+    for (int i = 0; i < (1 << 17); ++i) {  // 8 adds each; the loop's own counter runs beside them
+#if defined(__x86_64__)
+      asm volatile("add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\t"
+                   "add $1, %0\n\tadd $1, %0\n\tadd $1, %0\n\tadd $1, %0" : "+r"(x));
+#else
+      asm volatile("add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\t"
+                   "add %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1\n\tadd %0, %0, #1"
+                   : "+r"(x));
+#endif
+    }
+  };
+  const double seconds = best_seconds_per_call(chain, 1);
+  std::printf("clock %.3f GHz (chains of 2^20 dependent adds, best of 9 rounds of thread CPU time; "
+              "%llu adds)\n", double(1 << 20) / seconds / 1e9, static_cast<unsigned long long>(x));
+  return 0;
+#else
+  std::fprintf(stderr, "bench_core --clock: only on x86-64 and aarch64\n");
+  return 2;
+#endif
 }
 
 // Best of 9 rounds of ~50 ms of thread CPU time: MACs per second of k.bgemm with everything in L1.
@@ -171,12 +204,13 @@ int main(int argc, char** argv) {
   int64_t peak_words = 72;
   long long custom[5] = {0, 0, 0, 0, 0};
   bool custom_set = false;
-  bool peak = false, epilogue_only = false;
+  bool peak = false, epilogue_only = false, clock = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--layer") && i + 1 < argc) layer = std::atoi(argv[++i]);
     else if (!std::strcmp(argv[i], "--peak")) peak = true;
+    else if (!std::strcmp(argv[i], "--clock")) clock = true;
     else if (!std::strcmp(argv[i], "--words") && i + 1 < argc) peak_words = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--epilogue")) epilogue_only = true;
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) {  // cin,cout,hw,k,stride
@@ -193,6 +227,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (clock) return clock_ghz();
   if (peak_words < 1 || peak_words > 4096) {
     std::fprintf(stderr, "bench_core --words: a dot-product length of 1 to 4096 words\n");
     return 2;
