@@ -11,8 +11,10 @@ Timing: ORT IOBinding (no per-run allocation or copies), warm-up, then timed rou
 session exists at a time: ORT's intra-op workers spin for a while after each parallel section, so a
 second live session with its own pool would steal the core the measured one needs. The table
 reports the fastest round (``--stat min``, the default: on a shared machine the other rounds
-measure the neighbours); ``--stat median`` reports medians. Both are in the JSON. Also reported: binary MACs per cycle at the CPU's nominal clock and that
-as a fraction of the popcount peak of the kernel path in use, an instruction-throughput bound:
+measure the neighbours); ``--stat median`` reports medians. Both are in the JSON. Also reported:
+binary MACs per cycle at the CPU's nominal clock (``machine_clock.nominal_ghz``, its source printed;
+on guests whose ``cpu MHz`` is the TSC rate, the clock ``bench_core --clock`` measures) and that as a
+fraction of the popcount peak of the kernel path in use, an instruction-throughput bound:
 
 * ``avx512`` (AVX-512BW, no VPOPCNTDQ): 8 words of 512 bits cost 8 XOR + 14 VPTERNLOG + 7 for one
   nibble-lookup popcount = 29 ops on the two 512-bit ports -> 2 * 512 * 8 / 29 = 282 MAC/cycle;
@@ -48,6 +50,9 @@ from rep_deploy.nn.bconv import ScaledBinaryConv2d
 from rep_deploy.ops import bitpack
 from rep_deploy.export.provenance import cpu_name
 from rep_deploy.runtime import KERNEL_ENV, kernel_path, make_session_options
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from machine_clock import nominal_ghz  # noqa: E402  (benchmarks/ is the script's folder)
 
 PEAK_MACS_PER_CYCLE = {"avx512": 2 * 512 * 8 / 29, "avx512vpopcnt": 512.0, "avx2": 3 * 256 * 8 / 51,
                        "portable": 64.0, "neon": 256.0}
@@ -167,16 +172,6 @@ def measure(runner: Runner, seconds: float, rounds: int) -> dict[str, float]:
     return {"median_s": statistics.median(samples), "min_s": min(samples), "reps": reps * rounds}
 
 
-def cpu_ghz() -> float:
-    try:
-        for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("cpu MHz"):
-                return float(line.split(":")[1]) / 1000.0
-    except OSError:
-        pass
-    return 2.5
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--model", default="reactnet-a", help="zoo model whose binary convs to time")
@@ -194,14 +189,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.kernel:
         os.environ[KERNEL_ENV] = args.kernel
     path = kernel_path()  # asked of the library: the path its dispatch picks here
-    ghz = cpu_ghz()
+    ghz, ghz_source = nominal_ghz()
     peak = PEAK_MACS_PER_CYCLE.get(path, float("nan"))
     layers = model_layers(args.model, args.size)
     if args.only_3x3:
         layers = [(l, n) for l, n in layers if l.k != (1, 1)]
     rng = np.random.default_rng(0)
     print(f"{args.model} @{args.size}: {len(layers)} distinct binary convs; kernel path {path}; "
-          f"ORT {ort.__version__}; {ghz:.2f} GHz nominal; popcount peak {peak:.0f} MAC/cycle; "
+          f"ORT {ort.__version__}; {ghz:.2f} GHz ({ghz_source}); popcount peak {peak:.0f} MAC/cycle; "
           f"times: {args.stat} of rounds; load average {os.getloadavg()[0]:.1f}")
     head = f"{'layer':<26}{'n':>3}{'MMAC':>7}"
     for t in args.threads:
@@ -253,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"all binary convs, {t} thread(s): float {f * 1e3:.2f} ms, binary {b * 1e3:.2f} ms, "
               f"speedup {f / b:.2f}x")
     out = {"statistic": args.stat, "model": args.model, "size": args.size, "kernel_path": path, "ort_version": ort.__version__,
-           "cpu": cpu_name(), "ghz_nominal": ghz,
+           "cpu": cpu_name(), "ghz_nominal": ghz, "ghz_source": ghz_source,
            "peak_macs_per_cycle": peak, "threads": args.threads, "layers": results,
            "totals_s": {str(t): v for t, v in totals.items()},
            "load_average": os.getloadavg()}

@@ -39,13 +39,10 @@ with rep-deploy's custom-op library, IOBinding, warm-up, ``--rounds`` rounds; th
 fastest round (the machine is shared: the other rounds measure the neighbours), the JSON has min and
 median. Alone, a node reads the same input every round, so what fits in the caches stays there;
 in the model the node before has just written it (``benchmarks/ab_latency.py --per-node`` times
-nodes in place). The clock is the nominal one
-from ``/proc/cpuinfo``'s model name (``@ 2.60GHz``), else ``lscpu``'s max MHz, else the clock a chain
-of dependent adds runs at (``bench_core --clock``, where runtimes/ort/run_cpp_tests.sh built it;
-cloud guests often show only the TSC rate: a Zen 3 guest's ``cpu MHz`` said 2.45 GHz where the
-chain ran at 3.2, and its 3x3 layers then stood at 105-123% of their bound), else ``cpu MHz``; its
-source is printed. Turbo above a nominal clock makes the popcount bound loose, so a layer can
-exceed 100% of it; the measured GEMM peak (``bench_core --peak``) gives a second bound that cannot.
+nodes in place). The clock is the nominal one (``machine_clock.nominal_ghz``: model name, lscpu's
+max MHz, ``bench_core --clock``, ``cpu MHz``); its source is printed. Turbo above a nominal clock
+makes the popcount bound loose, so a layer can exceed 100% of it; the measured GEMM peak
+(``bench_core --peak``) gives a second bound that cannot.
 
 Usage:  python benchmarks/bench_roofline.py [--model rep-reactnet-a|reactnet-a] [--threads 1]
             [--graph session|exported] [--kernel PATH] [--rounds 15] [--seconds 0.4]
@@ -58,7 +55,6 @@ import json
 import os
 import pathlib
 import re
-import subprocess
 import sys
 import tempfile
 import threading
@@ -73,7 +69,8 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from bench_binary_conv import PEAK_MACS_PER_CYCLE, Runner, cpu_ghz, measure
+from bench_binary_conv import PEAK_MACS_PER_CYCLE, Runner, measure
+from machine_clock import bench_core_value, nominal_ghz
 
 import rep_deploy
 from rep_deploy import ops
@@ -87,44 +84,6 @@ TARGET = 0.5  # the issue's goal: every layer at >= 50% of its bound
 
 
 # ---------------------------------------------------------------- machine: clock and bandwidth
-
-BENCH_CORE = pathlib.Path(__file__).resolve().parent.parent / "build/ort-tests/core/bench_core"
-
-
-def bench_core_value(args: list[str], key: str) -> tuple[float | None, str]:
-    """The number after ``key`` on the line of ``bench_core ARGS`` that starts with it (the
-    core-level tool runtimes/ort/run_cpp_tests.sh builds), or None and why not."""
-    if not BENCH_CORE.is_file():
-        return None, f"{BENCH_CORE} not built (run runtimes/ort/run_cpp_tests.sh)"
-    out = subprocess.run([str(BENCH_CORE), *args], capture_output=True, text=True, timeout=120)
-    prefix = key.split()
-    for line in out.stdout.splitlines():
-        parts = line.split()
-        if len(parts) > len(prefix) and parts[:len(prefix)] == prefix:
-            return float(parts[len(prefix)]), f"bench_core {' '.join(args)}"
-    said = (out.stderr or out.stdout).strip()[:200]
-    return None, f"bench_core {' '.join(args)} gave no {key!r} line: {said}"
-
-
-def nominal_ghz() -> tuple[float, str]:
-    """(GHz, where it came from): model name's "@ x.xxGHz", lscpu's max MHz, the clock a chain of
-    dependent adds runs at (``bench_core --clock``, where built), else cpuinfo's MHz."""
-    match = re.search(r"@\s*([\d.]+)\s*GHz", cpu_name())
-    if match:
-        return float(match.group(1)), "model name"
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("CPU max MHz:"):
-                return float(line.split(":")[1]) / 1000.0, "lscpu CPU max MHz"
-    except OSError:
-        pass
-    clock, why_not = bench_core_value(["--clock"], "clock")
-    if clock is not None:
-        return clock, (f"bench_core --clock, dependent adds: no GHz in model name, no lscpu max MHz, "
-                       f"and cpuinfo's {cpu_ghz():.2f} GHz may be the TSC")
-    return cpu_ghz(), f"/proc/cpuinfo cpu MHz: no GHz in model name, no lscpu max MHz ({why_not})"
-
 
 def llc_bytes() -> int:
     """Size of the largest cache level sysfs lists for cpu0 (0 when unknown)."""
