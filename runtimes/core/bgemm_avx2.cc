@@ -63,6 +63,7 @@ void bgemm_avx2(const BgemmTask& t) {
     case 36: return bgemm_fixed_k<HarleySeal, 36, 1>(t);
     case 72: return bgemm_fixed_k<HarleySeal, 72, 1>(t);
     case 144: return bgemm_fixed_k<HarleySeal, 144, 1>(t);
+    case 288: return bgemm_fixed_k<HarleySeal, 288, 1>(t);  // rep-reactnet-a's 7x7 3x3
     default: break;
   }
   isa_avx2::bgemm_run<HarleySeal, 2, 1>(t);

@@ -233,13 +233,14 @@ inline void bgemm_small_k(const BgemmTask& t) {
 // Common 3x3 / 1x1 dot-product lengths (K = 9, 18, 36 words: 3x3 over <= 64, 128, 256 channels;
 // 16: 1x1 over 1024) with K known at compile time: P pixels at a time, each accumulator runs its
 // whole dot product unrolled, so the carry-save state never leaves registers and there is no
-// per-block bookkeeping. K <= 248 words: no intermediate flush is needed.
+// per-block bookkeeping. Above 248 words (288: 3x3 over 2048 channels, a RepBNN's 7x7 layer) the
+// accumulators flush after every 31 steps of 8 words, as bgemm_block's do.
 template <class A, int K, int P>
 inline void bgemm_fixed_k(const BgemmTask& t) {
   using Vec = typename A::Vec;
   constexpr int L = A::kLanes;
   constexpr int V = 8 / L;
-  static_assert(K <= 31 * 8, "byte counters would overflow");
+  constexpr int kFlushWords = 31 * 8;  // byte counters hold 31 add8 calls (see the top)
   int64_t off[K];
   for (int k = 0; k < K; ++k) off[k] = t.koff[k];
   for (int64_t b = 0; b < t.nocb; ++b) {
@@ -252,14 +253,21 @@ inline void bgemm_fixed_k(const BgemmTask& t) {
         for (int q = 0; q < Q; ++q) x[q] = pixel_x(t, p + q);
         A acc[Q];
         for (int q = 0; q < Q; ++q) acc[q].zero();
-        int k = 0;
-        for (; k + 8 <= K; k += 8) {
-          Vec wk[8];
-          for (int i = 0; i < 8; ++i) wk[i] = A::load(w + (k + i) * 8);
-          for (int q = 0; q < Q; ++q) {
-            Vec in[8];
-            for (int i = 0; i < 8; ++i) in[i] = A::vxor(A::bcast(x[q] + off[k + i]), wk[i]);
-            acc[q].add8(in);
+        for (int k0 = 0; k0 + 8 <= K; k0 += kFlushWords) {
+          const int kend = k0 + kFlushWords < (K & ~7) ? k0 + kFlushWords : (K & ~7);
+          for (int k = k0; k < kend; k += 8) {
+            Vec wk[8];
+            for (int i = 0; i < 8; ++i) wk[i] = A::load(w + (k + i) * 8);
+            for (int q = 0; q < Q; ++q) {
+              Vec in[8];
+              for (int i = 0; i < 8; ++i) in[i] = A::vxor(A::bcast(x[q] + off[k + i]), wk[i]);
+              acc[q].add8(in);
+            }
+          }
+          // a full run of 31 steps with words after it (more steps or the tail's add4 / add2)
+          if constexpr (K > kFlushWords) {
+            if (kend - k0 == kFlushWords && kend < K)
+              for (int q = 0; q < Q; ++q) acc[q].flush();
           }
         }
         // the K % 8 tail words: a step of 4, of 2, of 1 (the bits of K % 8), chosen at compile time

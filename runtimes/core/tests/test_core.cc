@@ -117,6 +117,30 @@ void test_packers(const Kernel& k, std::mt19937_64& rng) {
   }
 }
 
+// The GEMM with every XOR bit set (activations all ones, weights all zeros): every count is
+// 64 * K, the most a dot product holds. Random data puts about 4 per byte in the carry-save
+// byte counters, so only this finds a missing flush (they overflow past 31 steps of 8 words):
+// the fixed-length kernels at and past the 248 words where the first flush falls (252, and 288,
+// a 3x3 conv over 2048 channels), the generic loop, and the lengths with dedicated kernels.
+void test_bgemm_saturated(const Kernel& k) {
+  if (!k.bgemm) return;
+  for (const int64_t K : {8, 9, 16, 18, 32, 36, 72, 144, 248, 252, 288, 300, 520}) {
+    const int64_t npix = 5, nocb = 2;
+    std::vector<uint64_t> x(size_t(npix * K), ~uint64_t(0)), w(size_t(nocb * K * 8), 0);
+    std::vector<int64_t> koff(static_cast<size_t>(K));
+    for (int64_t i = 0; i < K; ++i) koff[size_t(i)] = i;
+    std::vector<int32_t> cnt(size_t(npix * nocb * 8), -1);
+    BgemmTask t;
+    t.x = x.data(), t.x_pix_stride = K, t.koff = koff.data(), t.kwords = K, t.tap_words = K;
+    t.w = w.data(), t.nocb = nocb, t.npix = npix, t.cnt = cnt.data(), t.cnt_stride = nocb * 8;
+    k.bgemm(t);
+    bool ok = true;
+    for (const int32_t c : cnt) ok &= c == 64 * K;
+    CHECK(ok, "bgemm[%s] K=%lld with every bit set: a count is not 64 * K (got %d for the first)",
+          k.name, (long long)K, cnt[0]);
+  }
+}
+
 void test_finish_tile(const Kernel& k, std::mt19937_64& rng) {
   for (int rep = 0; rep < 20; ++rep) {
     const int64_t npix = 1 + int64_t(rng() % 64), nl = 1 + int64_t(rng() % 64);
@@ -583,15 +607,16 @@ int main(int argc, char** argv) {
   for (const Kernel& k : kernels) {
     test_packers(k, rng);
     test_finish_tile(k, rng);
+    test_bgemm_saturated(k);
   }
   std::mt19937_64 tiled_rng(seed + 1);  // its own stream: the random cases stay those of the seed
   test_tiled_input(kernels, tiled_rng);
   std::mt19937_64 pair_rng(seed + 4);
   test_block_pairs(kernels, pair_rng, std::max(8, cases / 5));
   // the dot-product lengths of the zoo's 1x1 and 3x3 convs (K = 1, 2, 4, 8, 16, 32 and 9, 18, 36, 72,
-  // 144, 288 words), which have dedicated kernels on some paths (NEON: all of them; x86: all but
-  // 288, which takes the generic loop with a flush, and 32 on the avx512 path): every run, not only
-  // when a random case hits them
+  // 144, 288 words), which have dedicated kernels on some paths (NEON: all of them; avx2: all from
+  // 8 words; the AVX-512 paths: all but 288, and 32 on avx512): every run, not only when a random
+  // case hits them
   for (const int64_t cin : {64, 128, 256, 512, 1024, 2048}) {
     for (const int64_t k : {1, 3}) {
       Case c;
