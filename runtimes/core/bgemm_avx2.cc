@@ -50,20 +50,20 @@ void bgemm_avx2(const BgemmTask& t) {
   using HarleySeal = isa_avx2::HarleySeal<isa_avx2::Avx2>;
   using isa_avx2::bgemm_fixed_k;  // common lengths, as in bgemm_avx512.cc
   if (isa_avx2::bgemm_small<isa_avx2::Direct<isa_avx2::Avx2>>(t)) return;  // K < 8 words
-  // Two pixels at a time only below 16 words (at 18 both run alike): one pixel at a time ran 16 and
-  // 32 words 9% and 14% faster on Zen 3 (`bench_core --peak --kernel avx2 --words 16`), likely as
-  // two pixels' carry-save state (4 vectors each) and their 8 shared weight vectors outgrow the 16
-  // registers; 32 took the generic loop
+  // Two pixels at a time, sharing each weight load, but at 16 words: on Zen 3 (`bench_core --peak
+  // --kernel avx2 --words K`, max of 3-4 alternating runs, session 20) one pixel ran 16 words 10%
+  // faster (3.31e11 vs 3.01e11 MAC/s), two pixels 32 words 9% (3.69e11 vs 3.39e11), 36 / 72 / 144 /
+  // 288 words 6% / 7% / 4% / 4% (the 7x7 3x3 layer 1.255 -> 1.213 ms, `bench_model --layer 24`)
   switch (t.kwords) {
     case 8: return bgemm_fixed_k<HarleySeal, 8, 2>(t);
     case 9: return bgemm_fixed_k<HarleySeal, 9, 2>(t);
     case 16: return bgemm_fixed_k<HarleySeal, 16, 1>(t);
     case 18: return bgemm_fixed_k<HarleySeal, 18, 2>(t);
-    case 32: return bgemm_fixed_k<HarleySeal, 32, 1>(t);
-    case 36: return bgemm_fixed_k<HarleySeal, 36, 1>(t);
-    case 72: return bgemm_fixed_k<HarleySeal, 72, 1>(t);
-    case 144: return bgemm_fixed_k<HarleySeal, 144, 1>(t);
-    case 288: return bgemm_fixed_k<HarleySeal, 288, 1>(t);  // rep-reactnet-a's 7x7 3x3
+    case 32: return bgemm_fixed_k<HarleySeal, 32, 2>(t);
+    case 36: return bgemm_fixed_k<HarleySeal, 36, 2>(t);
+    case 72: return bgemm_fixed_k<HarleySeal, 72, 2>(t);
+    case 144: return bgemm_fixed_k<HarleySeal, 144, 2>(t);
+    case 288: return bgemm_fixed_k<HarleySeal, 288, 2>(t);  // rep-reactnet-a's 7x7 3x3
     default: break;
   }
   isa_avx2::bgemm_run<HarleySeal, 2, 1>(t);
