@@ -102,4 +102,3 @@ def test_only_picks_layers_by_name(both) -> None:
     assert br.pick_layers(session, None) == session
     with pytest.raises(ValueError, match="no binary conv has a name containing 'feature.99'"):
         br.pick_layers(session, ["feature.99"])
-

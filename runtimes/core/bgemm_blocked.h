@@ -241,6 +241,7 @@ inline void bgemm_fixed_k(const BgemmTask& t) {
   constexpr int L = A::kLanes;
   constexpr int V = 8 / L;
   constexpr int kFlushWords = 31 * 8;  // byte counters hold 31 add8 calls (see the top)
+  constexpr int kSteps = K & ~7;       // the words in whole steps of 8 (the tail follows)
   int64_t off[K];
   for (int k = 0; k < K; ++k) off[k] = t.koff[k];
   for (int64_t b = 0; b < t.nocb; ++b) {
@@ -253,8 +254,8 @@ inline void bgemm_fixed_k(const BgemmTask& t) {
         for (int q = 0; q < Q; ++q) x[q] = pixel_x(t, p + q);
         A acc[Q];
         for (int q = 0; q < Q; ++q) acc[q].zero();
-        for (int k0 = 0; k0 + 8 <= K; k0 += kFlushWords) {
-          const int kend = k0 + kFlushWords < (K & ~7) ? k0 + kFlushWords : (K & ~7);
+        for (int k0 = 0; k0 < kSteps; k0 += kFlushWords) {
+          const int kend = k0 + kFlushWords < kSteps ? k0 + kFlushWords : kSteps;
           for (int k = k0; k < kend; k += 8) {
             Vec wk[8];
             for (int i = 0; i < 8; ++i) wk[i] = A::load(w + (k + i) * 8);
@@ -282,7 +283,7 @@ inline void bgemm_fixed_k(const BgemmTask& t) {
             else acc[q].add1(in[0]);
           }
         };
-        if constexpr ((K & 4) != 0) tail(std::integral_constant<int, 4>(), K & ~7);
+        if constexpr ((K & 4) != 0) tail(std::integral_constant<int, 4>(), kSteps);
         if constexpr ((K & 2) != 0) tail(std::integral_constant<int, 2>(), K & ~3);
         if constexpr ((K & 1) != 0) tail(std::integral_constant<int, 1>(), K & ~1);
         for (int q = 0; q < Q; ++q) acc[q].store(t.cnt + (p + q) * t.cnt_stride + b * 8 + v * L);

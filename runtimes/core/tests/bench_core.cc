@@ -4,8 +4,8 @@
 // Usage: bench_core [--kernel NAME] [--reps N] [--layer I | --shape cin,cout,hw,k,stride]
 //        bench_core --peak [--kernel NAME] [--words K]: each path's own GEMM kernel (k.bgemm) on
 //        operands that stay in L1 (16 pixels x K words, 4 blocks of 8 channels; K = 72: 27 KiB),
-//        the path's popcount peak as this CPU runs it; benchmarks/bench_roofline.py reads the
-//        "peak" lines. --words: another dot-product length (each path has fixed-length kernels for
+//        the path's popcount peak as this CPU runs it; benchmarks/machine_clock.py reads the
+//        "peak" lines (for bench_roofline.py). --words: another dot-product length (each path has fixed-length kernels for
 //        the zoo's: 9, 18, 36, 72 words are 3x3 convs over 64-512 channels).
 //        bench_core --epilogue [--kernel NAME]: each path's output transform alone (k.write_tile)
 //        over whole planes of rep-reactnet-a-like tiles (64 accumulator channels x 4 copies, scale,
@@ -14,7 +14,7 @@
 //        bench_core --clock: the core clock as this thread runs it, from a chain of dependent adds
 //        (one cycle each on every x86-64 and aarch64 core): on cloud guests /proc/cpuinfo often
 //        shows only the TSC rate (a Zen 3 guest: 2.45 GHz, while the chain ran at 3.2 GHz);
-//        benchmarks/bench_roofline.py reads the "clock" line where the model name has no GHz.
+//        benchmarks/machine_clock.py reads the "clock" line where the model name has no GHz.
 #include <algorithm>
 #include <chrono>
 #include <ctime>

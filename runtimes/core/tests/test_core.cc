@@ -120,8 +120,9 @@ void test_packers(const Kernel& k, std::mt19937_64& rng) {
 // The GEMM with every XOR bit set (activations all ones, weights all zeros): every count is
 // 64 * K, the most a dot product holds. Random data puts about 4 per byte in the carry-save
 // byte counters, so only this finds a missing flush (they overflow past 31 steps of 8 words):
-// the fixed-length kernels at and past the 248 words where the first flush falls (252, and 288,
-// a 3x3 conv over 2048 channels), the generic loop, and the lengths with dedicated kernels.
+// lengths around the 248 words where the first flush falls (248 and 252 in the generic loop, 288,
+// a 3x3 conv over 2048 channels, in avx2's and NEON's fixed-length kernels), longer ones, and the
+// other lengths with dedicated kernels.
 void test_bgemm_saturated(const Kernel& k) {
   if (!k.bgemm) return;
   for (const int64_t K : {8, 9, 16, 18, 32, 36, 72, 144, 248, 252, 288, 300, 520}) {
