@@ -238,6 +238,28 @@ void conv_tile(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t f0, int6
   J.k->write_tile(tile_out(J, n, oc0, nl, f0, npix, acc, pairs));
 }
 
+// The unpooled tiles [begin, end) of image n, group g, channel chunk occ as one span
+// (TileOut::tiles): every tile's GEMM, then the output transform row by row across them.
+void conv_span(const Job& J, int64_t n, int64_t g, int64_t occ, int64_t begin, int64_t end) {
+  // a tile's accumulators, [lanes][64]: as many lanes as a task's tile may have (16 KiB at most)
+  const int64_t tile_acc = std::min(J.ocb_per_task * 8, J.s->cout_g) * 64;
+  const int64_t tiles = (end - begin + kPixPerTask - 1) / kPixPerTask;
+  thread_local WordBuffer acc_words;  // per thread, reused
+  const int64_t words = (tiles * tile_acc + 1) / 2;
+  if (int64_t(acc_words.size()) < words) acc_words.resize(size_t(words));
+  int32_t* acc = reinterpret_cast<int32_t*>(acc_words.data());
+  int64_t nl = 0;
+  for (int64_t k = 0; k < tiles; ++k) {
+    const int64_t f0 = begin + k * kPixPerTask;
+    nl = gemm_tile(J, n, g, occ, f0, std::min(kPixPerTask, end - f0), nullptr, acc + k * tile_acc);
+  }
+  const int64_t oc0 = g * J.s->cout_g + occ * J.ocb_per_task * 8;
+  TileOut o = tile_out(J, n, oc0, nl, begin, end - begin, acc, nullptr);
+  o.tiles = tiles, o.acc_tile = tile_acc;
+  o.sign_bytes = 8;  // each tile's sign word whole (begin is a multiple of 64)
+  J.k->write_tile(o);
+}
+
 void conv_task(void* usr, size_t idx) {  // the tiles of one pixel chunk (Job::pix), in order
   const Job& J = *static_cast<const Job*>(usr);
   const ConvShape& s = *J.s;
@@ -256,14 +278,26 @@ void conv_task(void* usr, size_t idx) {  // the tiles of one pixel chunk (Job::p
   const int64_t n = i / s.a.group;
   int64_t begin, end;
   J.pix.range(pc, s.ho * s.wo, &begin, &end);
+  if (!J.acc_out && !J.t->pool_y && end - begin > kPixPerTask)
+    return conv_span(J, n, g, occ, begin, end);
   for (int64_t f0 = begin; f0 < end; f0 += kPixPerTask)
     conv_tile(J, n, g, occ, f0, std::min(kPixPerTask, end - f0));
 }
 
 // Fewer tasks than this, a pooled output's tasks are split finer (pixel_chunks).
 constexpr int64_t kMinPooledTasks = 8;
+// An unpooled output's tasks are spans of whole tiles (TileOut::tiles): at most kMaxSpanTiles,
+// fewer where the conv would have fewer than kMinSpanTasks tasks. Session 21, Zen 3, `bench_model
+// --model rep --kernel avx2` with fixed spans of 1 / 4 / 8 / 16 / 49 tiles: the 14x14 1x1 layers
+// (4 tiles) 0.309 / 0.272 / 0.273 / 0.272 / 0.274 ms at 1 thread, the 56x56 3x3 layer 1.75 / 1.71
+// / 1.64-1.67 / 1.61-1.64 / 1.58-1.60 ms; the model at 2 threads 9.66 / 9.09 / 8.99 / 9.20 /
+// 10.06 ms: long spans leave the 56x56 layers (one channel chunk) 1 to 4 tasks.
+constexpr int64_t kMaxSpanTiles = 8;
+constexpr int64_t kMinSpanTasks = 8;
 
-// How a conv's output plane is dealt out to tasks (Job::pix). Unpooled: a 64-pixel tile per task.
+// How a conv's output plane is dealt out to tasks (Job::pix). Unpooled: spans of whole 64-pixel
+// tiles, at most max_span tiles (kMaxSpanTiles; 1 for a fused pair, whose tasks run tile by tile)
+// and as long as tasks * chunks >= kMinSpanTasks, the tiles shared evenly between the chunks.
 // Pooled (OutputTransform::pool_y): whole rows of pooling windows (2 * Wo pixels), so that a
 // window's top and bottom rows are done by one thread in order; preferably also whole 64-pixel
 // tiles, lcm(64, 2 * Wo) (448 pixels for Wo = 112, 56, 28; the whole 196-pixel plane for 14), so
@@ -273,10 +307,16 @@ constexpr int64_t kMinPooledTasks = 8;
 // then share sign words byte by byte (TileOut::signs). The fused pairs of rep-reactnet-a's 56x56
 // and 28x28 blocks had 7 and 2 tasks, so 2 threads ran them at most 1.75x as fast as one; now 28
 // and 14 (session 18).
-PixelChunks pixel_chunks(const ConvShape& s, bool pool_y, int64_t tasks) {
+PixelChunks pixel_chunks(const ConvShape& s, bool pool_y, int64_t tasks, int64_t max_span) {
   const int64_t plane = s.ho * s.wo;
   const auto chunks = [&](int64_t unit) { return (plane + unit - 1) / unit; };
-  if (!pool_y) return {kPixPerTask, chunks(kPixPerTask), false};
+  if (!pool_y) {
+    const int64_t tiles = chunks(kPixPerTask);
+    int64_t span = std::min(max_span, tiles);
+    while (span > 1 && tasks * ((tiles + span - 1) / span) < kMinSpanTasks) --span;
+    span = (tiles + (tiles + span - 1) / span - 1) / ((tiles + span - 1) / span);  // even spans
+    return {kPixPerTask * span, chunks(kPixPerTask * span), false};
+  }
   const int64_t rows = 2 * s.wo;
   const int64_t whole_tiles = std::min(std::lcm<int64_t>(kPixPerTask, rows), plane);
   if (tasks * chunks(whole_tiles) >= kMinPooledTasks)
@@ -332,7 +372,8 @@ void run(const ConvShape& s, const float* x, int64_t x_channels, const float* th
   const int64_t tiles = (s.ho * s.wo + kPixPerTask - 1) / kPixPerTask;
   const int64_t ocb = s.n * s.a.group * oc_chunks(kOcbPerTask) * tiles < kMinTasks
                           ? kOcbPerTask / 2 : kOcbPerTask;
-  const PixelChunks pix = pixel_chunks(s, t && t->pool_y, s.n * s.a.group * oc_chunks(ocb));
+  const PixelChunks pix = pixel_chunks(s, t && t->pool_y, s.n * s.a.group * oc_chunks(ocb),
+                                        acc_out ? 1 : kMaxSpanTiles);
   Job job{&s, &w, &k, x, threshold, x_signs, x_channels ? x_channels : s.cin, nullptr, nullptr,
           koff.data(), t, rows, y, acc_out, ocb, oc_chunks(ocb), pix, 0};
   WordBuffer planes, xp;
@@ -525,7 +566,7 @@ void binary_block_pair_forward(const ConvShape& sp, const float* x, const float*
   std::vector<TileRow> own_p, own_c;
   const TileRow* rows_p = rows_for(sp, p_out, &own_p);  // p_out.rows: tp's
   const TileRow* rows_c = rows_for(sc, c_out, &own_c);
-  const PixelChunks pix = pixel_chunks(sc, tc.pool_y, sp.n);
+  const PixelChunks pix = pixel_chunks(sc, tc.pool_y, sp.n, 1);
   const auto chunks = [](const ConvShape& s) { return (s.nocb() + kOcbPerTask - 1) / kOcbPerTask; };
   Job jobs[2] = {
       {&sp, &wp, &k, x, threshold, x_signs, x_channels ? x_channels : sp.cin, nullptr, nullptr,

@@ -54,6 +54,10 @@ void write_row(const TileOut& t, int64_t r, int64_t l, float* y) {
 }  // namespace
 
 void write_tile_portable(const TileOut& t) {
+  if (t.tiles > 1) {  // a span (TileOut::tiles): tile by tile, the same values
+    for (int64_t k = 0; k < t.tiles; ++k) write_tile_portable(span_tile(t, k));
+    return;
+  }
   for (int64_t r = 0; r < t.repeats; ++r)
     for (int64_t l = 0; l < t.nl; ++l) {
       if (!t.pool) {

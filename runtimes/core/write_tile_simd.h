@@ -32,6 +32,7 @@
 #error "define REP_DEPLOY_ISA_NS before including write_tile_simd.h"
 #endif
 
+#include <algorithm>
 #include <cstdint>
 
 #include "kernel_api.h"
@@ -47,7 +48,7 @@ namespace rep_deploy::core::REP_DEPLOY_ISA_NS {
 // 4 = the vectors straddle rows of windows, and V pools the row's pixels at once (V::pool_rows,
 // plan: the tile's V::PoolRowPlan). a: the lane's accumulators. Its lambdas are always inlined:
 // GCC called them per vector once the row had three forms.
-template <class V, int kMode, int kPool>
+template <class V, int kMode, int kPool, bool kSpan = false>
 inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
                       const void* plan) {
   using Vec = typename V::Vec;
@@ -55,7 +56,7 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
   constexpr int G = V::kGroup;
   const TileRow& e = tile_row(t, r, l);
   const int64_t j = e.j;
-  float* y = kPool ? nullptr : t.y + j * t.plane;
+  float* y = kPool ? nullptr : t.y + j * t.plane;  // y, res and a move on tile by tile in a span
   float* pool = kPool ? t.pool + j * t.pool_plane : nullptr;
   const float* res = tile_residual(t, e);
   const Vec m = V::set1(e.mul);
@@ -73,10 +74,14 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
     if constexpr (kMode == 3) v = V::rprelu(V::add(v, pre), slope, post);
     return v;
   };
-  // the next tile (64 pixels on, same channels) touches the next 256 bytes of these rows; into
-  // L2 (locality 2): a tile's rows are up to 128 KiB, more than L1 holds (measured: 2% faster
-  // than into L1 on rep-reactnet-a; prefetching this tile's rows 8 ahead instead: 5% slower)
-  for (int64_t q = 64; q < 128; q += 16) {
+  // a span's tiles (TileOut::tiles: unpooled outputs only; kSpan, its own instantiation: as a
+  // run-time loop around every row, fused pairs, whose tiles are single, ran 1-3% slower)
+  static_assert(!kSpan || kPool == 0, "spans are unpooled");
+  const int64_t tiles = kSpan ? t.tiles : 1;
+  // the next tile or span (64 * tiles pixels on, same channels) touches the next 256 bytes of
+  // these rows; into L2 (locality 2): a tile's rows are up to 128 KiB, more than L1 holds
+  // (measured: 2% faster than into L1 on rep-reactnet-a; this tile's rows 8 ahead: 5% slower)
+  for (int64_t q = 64 * tiles; q < 64 * tiles + 64; q += 16) {
     if (!kPool) __builtin_prefetch(y + q, 1, 2);
     if (kMode >= 2) __builtin_prefetch(res + q, 0, 2);
   }
@@ -88,7 +93,7 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
     __builtin_prefetch(next + 16, 1, 2);
   }
   // npix in a local: the store intrinsics may alias anything, so t.npix would be reloaded
-  const int64_t npix = t.npix;
+  const int64_t span_npix = t.npix;
   // the values of pixels [q, q + W) to Y, or pooled in registers when their pairs are one run of
   // windows (always for Wo a multiple of W), else pair by pair (TileOut::pool)
   const auto put = [&](int64_t q, Vec v) __attribute__((always_inline)) {
@@ -160,72 +165,89 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
       }
     }
   };
-  if constexpr (kPool == 4) {
-    // the row's 64 / W vectors, the last one partial below 64 pixels (V::plan_pool_rows takes
-    // more than 64 - W), pooled at once; indices known at compile time, so they stay in registers
-    // (stored by a runtime index, they went through the stack: a 56-pixel tile's row +20%)
-    constexpr int R = 64 / W;
-    Vec row[R];
+  // one tile's row of npix pixels (tile: its place in a span), from a, y and res; a lambda, so that
+  // the form for single tiles (kSpan false) compiles to the same code as before spans
+  const auto segment = [&](int64_t tile, const int64_t npix) __attribute__((always_inline)) {
+    if constexpr (kPool == 4) {
+      // the row's 64 / W vectors, the last one partial below 64 pixels (V::plan_pool_rows takes
+      // more than 64 - W), pooled at once; indices known at compile time, so they stay in registers
+      // (stored by a runtime index, they went through the stack: a 56-pixel tile's row +20%)
+      constexpr int R = 64 / W;
+      Vec row[R];
 #pragma GCC unroll 16
-    for (int g = 0; g < R - 1; ++g) {
-      const Vec acc_v = V::load_acc(a + g * W);
-      row[g] = step(acc_v, kMode >= 2 ? V::load(res + g * W) : acc_v);
-      word |= uint64_t(V::ge_mask(row[g], st)) << (g * W);
-    }
-    const int64_t q = (R - 1) * W, left = npix - q;
-    if (left == W) {
-      const Vec acc_v = V::load_acc(a + q);
-      row[R - 1] = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
-      word |= uint64_t(V::ge_mask(row[R - 1], st)) << q;
-    } else {  // its lanes from `left` on are masked off by the plan
-      row[R - 1] = part(q, left);
-    }
-    V::pool_rows(row, *static_cast<const typename V::PoolRowPlan*>(plan), pool);
-  } else if (npix == 64) {
-    // a whole row, unrolled: the sign bits' shifts are constants, and no loop counter (Zen 3,
-    // AVX2: the epilogue alone 18% faster, rep-reactnet-a's 1x1 layers 2-4%; NEON: the
-    // epilogue's instructions -14% on the 112x112 and 56x56 1x1 layers)
+      for (int g = 0; g < R - 1; ++g) {
+        const Vec acc_v = V::load_acc(a + g * W);
+        row[g] = step(acc_v, kMode >= 2 ? V::load(res + g * W) : acc_v);
+        word |= uint64_t(V::ge_mask(row[g], st)) << (g * W);
+      }
+      const int64_t q = (R - 1) * W, left = npix - q;
+      if (left == W) {
+        const Vec acc_v = V::load_acc(a + q);
+        row[R - 1] = step(acc_v, kMode >= 2 ? V::load(res + q) : acc_v);
+        word |= uint64_t(V::ge_mask(row[R - 1], st)) << q;
+      } else {  // its lanes from `left` on are masked off by the plan
+        row[R - 1] = part(q, left);
+      }
+      V::pool_rows(row, *static_cast<const typename V::PoolRowPlan*>(plan), pool);
+    } else if (npix == 64) {
+      // a whole row, unrolled: the sign bits' shifts are constants, and no loop counter (Zen 3,
+      // AVX2: the epilogue alone 18% faster, rep-reactnet-a's 1x1 layers 2-4%; NEON: the
+      // epilogue's instructions -14% on the 112x112 and 56x56 1x1 layers)
 #pragma GCC unroll 16
-    for (int64_t q = 0; q < 64; q += P * W) group(q);
-  } else if (kPool == 0 && npix > 64 - W) {
-    // all but the last vector whole, unrolled as above: the 56-pixel tiles of pixel_chunks' finer
-    // spans (a fused pair's Y1 rows; through the loop below, rep-reactnet-a's 28x28 pair took 3%
-    // longer than with 64-pixel tiles, `bench_model --pairs --layer 8`)
+      for (int64_t q = 0; q < 64; q += P * W) group(q);
+    } else if (kPool == 0 && npix > 64 - W) {
+      // all but the last vector whole, unrolled as above: the 56-pixel tiles of pixel_chunks' finer
+      // spans (a fused pair's Y1 rows; through the loop below, rep-reactnet-a's 28x28 pair took 3%
+      // longer than with 64-pixel tiles, `bench_model --pairs --layer 8`)
 #pragma GCC unroll 16
-    for (int64_t q = 0; q < 64 - W; q += W) one(q);
-    const int64_t q = 64 - W, left = npix - q;
-    V::store_part(y + q, part(q, left), left);
-  } else {  // a tile's last pixels (npix < 64)
-    int64_t p = 0;
-    for (; p + P * W <= npix; p += P * W) group(p);
-    for (; p + W <= npix; p += W) one(p);
-    if (p < npix) {
-      const int64_t left = npix - p;
-      const Vec v = part(p, left);
-      if (kPool) {  // left is even (npix is)
-        alignas(64) float yb[W];
-        V::store(yb, v);
-        for (int64_t k = 0; k < left / 2; ++k)
-          pool_pair(pool, t.pool_pairs[p / 2 + k], yb[2 * k], yb[2 * k + 1]);
-      } else {
-        V::store_part(y + p, v, left);
+      for (int64_t q = 0; q < 64 - W; q += W) one(q);
+      const int64_t q = 64 - W, left = npix - q;
+      V::store_part(y + q, part(q, left), left);
+    } else {  // a tile's last pixels (npix < 64)
+      int64_t p = 0;
+      for (; p + P * W <= npix; p += P * W) group(p);
+      for (; p + W <= npix; p += W) one(p);
+      if (p < npix) {
+        const int64_t left = npix - p;
+        const Vec v = part(p, left);
+        if (kPool) {  // left is even (npix is)
+          alignas(64) float yb[W];
+          V::store(yb, v);
+          for (int64_t k = 0; k < left / 2; ++k)
+            pool_pair(pool, t.pool_pairs[p / 2 + k], yb[2 * k], yb[2 * k + 1]);
+        } else {
+          V::store_part(y + p, v, left);
+        }
       }
     }
+    if (t.signs) store_signs(t, j, word, tile);
+  };
+  if constexpr (kSpan) {  // the span's tiles along the row
+    for (int64_t tile = 0;;) {
+      segment(tile, std::min<int64_t>(64, span_npix - 64 * tile));
+      if (++tile == tiles) break;
+      a += t.acc_tile, y += 64, word = 0;
+      if constexpr (kMode >= 2) res += 64;
+    }
+  } else {
+    segment(0, span_npix);
   }
-  if (t.signs) store_signs(t, j, word);
 }
 
 // Row by row, copy by copy: consecutive rows go to consecutive output planes. (Lane by lane instead,
 // each lane's accumulators converted to float once for its copies, was 17% slower on
 // rep-reactnet-a's 56x56 1x1 layer: its rows jump between four planes; converting the whole tile
-// once and keeping this order gained nothing measurable.) Always inlined into write_tile_simd's
-// dispatch: as four separate functions GCC's NEON code ran ~4 more instructions per row. kPool:
-// write_row's form for every row (kWithPooled false: only the unpooled form is compiled in).
-template <class V, int kMode, bool kWithPooled>
+// once and keeping this order gained nothing measurable.) Always inlined into its mode's function
+// (write_tile_mode): as four separate functions GCC's NEON code ran ~4 more instructions per row.
+// kPool: write_row's form for every row (kWithPooled false: only the unpooled form is compiled
+// in); kSpan: a span's rows (TileOut::tiles), each across the span's tiles.
+template <class V, int kMode, bool kWithPooled, bool kSpan = false>
 [[gnu::always_inline]] inline void write_rows(const TileOut& t, int kPool, const void* plan) {
   for (int64_t r = 0; r < t.repeats; ++r)
     for (int64_t l = 0; l < t.nl; ++l) {
-      if (!kWithPooled || kPool == 0)
+      if (kSpan)
+        write_row<V, kMode, 0, true>(t, r, l, t.acc + l * 64, plan);
+      else if (!kWithPooled || kPool == 0)
         write_row<V, kMode, 0>(t, r, l, t.acc + l * 64, plan);
       else if (kPool == 2)
         write_row<V, kMode, 2>(t, r, l, t.acc + l * 64, plan);
@@ -249,8 +271,20 @@ template <class V, int kMode>
   write_rows<V, kMode, true>(t, kPool, &plan);
 }
 
+// A span's rows (TileOut::tiles; unpooled), in a function of their own beside the rows of single
+// tiles (see write_tile_mode).
 template <class V, int kMode>
-[[gnu::always_inline]] inline void write_tile_mode(const TileOut& tile) {
+[[gnu::noinline]] void write_span_rows(const TileOut& t) {
+  write_rows<V, kMode, false, true>(t, 0, nullptr);
+}
+
+// One function per transform mode. Inlined into write_tile_simd as before session 21, the four
+// modes' rows and the spans' made one function past GCC's growth limit, and the RPReLU rows of
+// single tiles became a call per row on NEON (neon_instructions.py: the 7x7 layers' epilogue +7%);
+// apart, GCC inlines every row form into its mode's function (on AVX2 too, where it had kept the
+// rows of modes 0-2 out of line: `bench_core --epilogue` unchanged).
+template <class V, int kMode>
+[[gnu::noinline]] void write_tile_mode(const TileOut& tile) {
   const TileOut t = tile;
   int kPool = 0;
   if (t.pool) {  // write_row's kPool: are the vector pairs it pools, and the single vectors, runs?
@@ -262,6 +296,7 @@ template <class V, int kMode>
     for (q = 0; q + W <= t.npix; q += W) singles = singles && pool_run(t.pool_pairs, q / 2, W / 2);
     kPool = pairs ? 2 : singles ? 3 : 1;
   }
+  if (t.tiles > 1) return write_span_rows<V, kMode>(t);
   if constexpr (V::kPooledRowsApart) {
     if (kPool) return write_pooled_rows_apart<V, kMode>(t, kPool);
     write_rows<V, kMode, false>(t, 0, nullptr);

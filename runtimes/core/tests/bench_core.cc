@@ -10,7 +10,8 @@
 //        bench_core --epilogue [--kernel NAME]: each path's output transform alone (k.write_tile)
 //        over whole planes of rep-reactnet-a-like tiles (64 accumulator channels x 4 copies, scale,
 //        bias, residual, RPReLU and the next op's sign bits), unpooled and 2x2-pooled, in ns per
-//        16 outputs: what the epilogue costs per float where the GEMM is at its port limit.
+//        16 outputs: what the epilogue costs per float where the GEMM is at its port limit; the
+//        unpooled planes also in spans of tiles (TileOut::tiles), as binary_conv runs them.
 //        bench_core --clock: the core clock as this thread runs it, from a chain of dependent adds
 //        (one cycle each on every x86-64 and aarch64 core): on cloud guests /proc/cpuinfo often
 //        shows only the TSC rate (a Zen 3 guest: 2.45 GHz, while the chain ran at 3.2 GHz);
@@ -116,6 +117,7 @@ struct EpilogueCase {
   int64_t wo;
   bool pooled, tile_residual;
   const char* where;  // the rep-reactnet-a layers it stands for
+  int64_t span = 1;   // tiles per write_tile call (TileOut::tiles; unpooled only)
 };
 
 // Thread CPU time of k.write_tile over every 64-pixel tile of a Wo x Wo plane for 256 output
@@ -126,7 +128,7 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   constexpr int64_t kLanes = 64, kCopies = 4, kCh = kLanes * kCopies;
   const int64_t plane = c.wo * c.wo, pool_plane = plane / 4, words = plane_words(c.wo, c.wo);
   std::mt19937 rng(3);
-  std::vector<int32_t> acc(size_t(kLanes * 64));
+  std::vector<int32_t> acc(size_t(c.span * kLanes * 64));  // a span's tiles side by side
   for (int32_t& a : acc) a = int32_t(rng() % 513) - 256;
   const auto floats = [&](size_t n, float lo, float hi) {
     std::vector<float> v(n);
@@ -162,9 +164,11 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   t.has_add = t.has_pre = true;
   t.plane = plane, t.res_plane = c.tile_residual ? 64 : plane;
   t.sign_stride = words;
+  t.acc_tile = kLanes * 64;
   const auto sweep = [&] {
-    for (int64_t f0 = 0; f0 < plane; f0 += 64) {
-      t.npix = std::min<int64_t>(64, plane - f0);
+    for (int64_t f0 = 0; f0 < plane; f0 += 64 * c.span) {
+      t.npix = std::min<int64_t>(64 * c.span, plane - f0);
+      t.tiles = (t.npix + 63) / 64;
       t.res = res + (c.tile_residual ? 0 : f0), t.signs = signs.data() + f0 / 64;
       if (c.pooled) {  // as binary_conv's tile_out
         for (int64_t q = 0; q < t.npix / 2; ++q) pairs[q] = pool_pair_entry(f0 + 2 * q, c.wo);
@@ -184,13 +188,17 @@ int epilogue(const char* only) {
       {56, false, false, "3x3 @56"},          {28, false, false, "3x3 @28"},
       {14, false, false, "3x3, 1x1 @14"},     {7, false, false, "3x3, 1x1 @7"},
       {112, true, true, "pair 1's 1x1"},      {56, true, false, "layer 5"},
-      {28, true, true, "pair 5's 1x1"},       {14, true, false, "layer 21"}};
+      {28, true, true, "pair 5's 1x1"},       {14, true, false, "layer 21"},
+      {56, false, false, "3x3 @56", 8},       {28, false, false, "3x3 @28", 5},
+      {14, false, false, "3x3, 1x1 @14", 4}};
   for (const KernelChoice& c : all_kernels()) {
     if (!c.supported || !c.kernel.write_tile || (only && std::strcmp(only, c.kernel.name))) continue;
     for (const EpilogueCase& e : cases)
-      std::printf("epilogue %-14s %3lldx%-3lld %-6s residual %-5s %6.2f ns per 16 outputs  (%s)\n",
+      std::printf("epilogue %-14s %3lldx%-3lld %-6s residual %-5s %6.2f ns per 16 outputs  "
+                  "(%s%s)\n",
                   c.kernel.name, (long long)e.wo, (long long)e.wo, e.pooled ? "pooled" : "as is",
-                  e.tile_residual ? "tile" : "plane", epilogue_ns_per_16(c.kernel, e), e.where);
+                  e.tile_residual ? "tile" : "plane", epilogue_ns_per_16(c.kernel, e), e.where,
+                  e.span > 1 ? (", spans of " + std::to_string(e.span) + " tiles").c_str() : "");
   }
   return 0;
 }
