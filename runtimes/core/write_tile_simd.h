@@ -166,7 +166,7 @@ inline void write_row(const TileOut& t, int64_t r, int64_t l, const int32_t* a,
     }
   };
   // one tile's row of npix pixels (tile: its place in a span), from a, y and res; a lambda, so that
-  // the form for single tiles (kSpan false) compiles to the same code as before spans
+  // the form for single tiles (kSpan false) has no loop around it
   const auto segment = [&](int64_t tile, const int64_t npix) __attribute__((always_inline)) {
     if constexpr (kPool == 4) {
       // the row's 64 / W vectors, the last one partial below 64 pixels (V::plan_pool_rows takes
