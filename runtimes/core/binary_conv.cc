@@ -312,9 +312,10 @@ PixelChunks pixel_chunks(const ConvShape& s, bool pool_y, int64_t tasks, int64_t
   const auto chunks = [&](int64_t unit) { return (plane + unit - 1) / unit; };
   if (!pool_y) {
     const int64_t tiles = chunks(kPixPerTask);
-    int64_t span = std::min(max_span, tiles);
-    while (span > 1 && tasks * ((tiles + span - 1) / span) < kMinSpanTasks) --span;
-    span = (tiles + (tiles + span - 1) / span - 1) / ((tiles + span - 1) / span);  // even spans
+    int64_t span = std::min(max_span, tiles);  // in tiles
+    while (span > 1 && tasks * chunks(kPixPerTask * span) < kMinSpanTasks) --span;
+    const int64_t n = chunks(kPixPerTask * span);
+    span = (tiles + n - 1) / n;  // that many chunks, as even as whole tiles allow
     return {kPixPerTask * span, chunks(kPixPerTask * span), false};
   }
   const int64_t rows = 2 * s.wo;
