@@ -56,7 +56,12 @@ void bgemm_avx2(const BgemmTask& t) {
   // 288 words 6% / 7% / 4% / 4% (the 7x7 3x3 layer 1.255 -> 1.213 ms, `bench_model --layer 24`)
   switch (t.kwords) {
     case 8: return bgemm_fixed_k<HarleySeal, 8, 2>(t);
-    case 9: return bgemm_fixed_k<HarleySeal, 9, 2>(t);
+    // 9 words (a 3x3 over 64 channels: rep-reactnet-a's 112x112 layer) popcounted word by word:
+    // Harley-Seal's 7 CSAs for 8 words, its eights' popcount and its reduction, plus a 9th word
+    // popcounted on its own, cost more than 9 popcounts (`bench_core --peak --kernel avx2 --words 9`,
+    // 8 alternating runs, session 22: 2.79e11 -> 2.95e11 MAC/s; `bench_model --layer 0` 0.855 ->
+    // 0.830 ms by medians). At 8, 16 and 18 words Direct measured +1%, -10%, -3%.
+    case 9: return bgemm_fixed_k<isa_avx2::Direct<isa_avx2::Avx2>, 9, 2>(t);
     case 16: return bgemm_fixed_k<HarleySeal, 16, 1>(t);
     case 18: return bgemm_fixed_k<HarleySeal, 18, 2>(t);
     case 32: return bgemm_fixed_k<HarleySeal, 32, 2>(t);
