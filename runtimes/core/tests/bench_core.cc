@@ -12,6 +12,9 @@
 //        bias, residual, RPReLU and the next op's sign bits), unpooled and 2x2-pooled, in ns per
 //        16 outputs: what the epilogue costs per float where the GEMM is at its port limit; the
 //        unpooled planes also in spans of tiles (TileOut::tiles), as binary_conv runs them.
+//        --in-l1: every channel's row written into (and its residual, pooled values and sign
+//        words read from) one plane, so that all stays in L1: the transform's arithmetic alone,
+//        without the memory traffic of real planes (the difference is what memory costs).
 //        bench_core --clock: the core clock as this thread runs it, from a chain of dependent adds
 //        (one cycle each on every x86-64 and aarch64 core): on cloud guests /proc/cpuinfo often
 //        shows only the TSC rate (a Zen 3 guest: 2.45 GHz, while the chain ran at 3.2 GHz);
@@ -124,7 +127,7 @@ struct EpilogueCase {
 // channels (64 accumulator lanes x 4 copies, as rep-reactnet-a's 4-times-repeated convs), mode 3
 // with the sign bits; best of 9 rounds of ~50 ms after one untimed round (without it the first
 // case measured twice its later self).
-double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
+double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c, bool in_l1) {
   constexpr int64_t kLanes = 64, kCopies = 4, kCh = kLanes * kCopies;
   const int64_t plane = c.wo * c.wo, pool_plane = plane / 4, words = plane_words(c.wo, c.wo);
   std::mt19937 rng(3);
@@ -162,8 +165,8 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   TileOut t{};
   t.acc = acc.data(), t.nl = kLanes, t.oc0 = 0, t.repeats = kCopies, t.rows = rows.data();
   t.has_add = t.has_pre = true;
-  t.plane = plane, t.res_plane = c.tile_residual ? 64 : plane;
-  t.sign_stride = words;
+  t.plane = in_l1 ? 0 : plane, t.res_plane = in_l1 ? 0 : c.tile_residual ? 64 : plane;
+  t.sign_stride = in_l1 ? 0 : words;
   t.acc_tile = kLanes * 64;
   const auto sweep = [&] {
     for (int64_t f0 = 0; f0 < plane; f0 += 64 * c.span) {
@@ -172,7 +175,7 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
       t.res = res + (c.tile_residual ? 0 : f0), t.signs = signs.data() + f0 / 64;
       if (c.pooled) {  // as binary_conv's tile_out
         for (int64_t q = 0; q < t.npix / 2; ++q) pairs[q] = pool_pair_entry(f0 + 2 * q, c.wo);
-        t.pool = y, t.pool_plane = pool_plane, t.pool_pairs = pairs;
+        t.pool = y, t.pool_plane = in_l1 ? 0 : pool_plane, t.pool_pairs = pairs;
         t.pool_row_pairs = c.wo / 2;
       } else {
         t.y = y + f0;
@@ -183,7 +186,7 @@ double epilogue_ns_per_16(const Kernel& k, const EpilogueCase& c) {
   return best_seconds_per_call(sweep, 1) * 1e9 / (double(kCh * plane) / 16);
 }
 
-int epilogue(const char* only) {
+int epilogue(const char* only, bool in_l1) {
   const EpilogueCase cases[] = {
       {56, false, false, "3x3 @56"},          {28, false, false, "3x3 @28"},
       {14, false, false, "3x3, 1x1 @14"},     {7, false, false, "3x3, 1x1 @7"},
@@ -195,10 +198,12 @@ int epilogue(const char* only) {
     if (!c.supported || !c.kernel.write_tile || (only && std::strcmp(only, c.kernel.name))) continue;
     for (const EpilogueCase& e : cases)
       std::printf("epilogue %-14s %3lldx%-3lld %-6s residual %-5s %6.2f ns per 16 outputs  "
-                  "(%s%s)\n",
+                  "(%s%s)%s\n",
                   c.kernel.name, (long long)e.wo, (long long)e.wo, e.pooled ? "pooled" : "as is",
-                  e.tile_residual ? "tile" : "plane", epilogue_ns_per_16(c.kernel, e), e.where,
-                  e.span > 1 ? (", spans of " + std::to_string(e.span) + " tiles").c_str() : "");
+                  e.tile_residual ? "tile" : "plane", epilogue_ns_per_16(c.kernel, e, in_l1),
+                  e.where,
+                  e.span > 1 ? (", spans of " + std::to_string(e.span) + " tiles").c_str() : "",
+                  in_l1 ? " in L1" : "");
   }
   return 0;
 }
@@ -212,7 +217,7 @@ int main(int argc, char** argv) {
   int64_t peak_words = 72;
   long long custom[5] = {0, 0, 0, 0, 0};
   bool custom_set = false;
-  bool peak = false, epilogue_only = false, clock = false;
+  bool peak = false, epilogue_only = false, clock = false, in_l1 = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
@@ -221,6 +226,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--clock")) clock = true;
     else if (!std::strcmp(argv[i], "--words") && i + 1 < argc) peak_words = std::atoll(argv[++i]);
     else if (!std::strcmp(argv[i], "--epilogue")) epilogue_only = true;
+    else if (!std::strcmp(argv[i], "--in-l1")) in_l1 = true;
     else if (!std::strcmp(argv[i], "--shape") && i + 1 < argc) {  // cin,cout,hw,k,stride
       custom_set = std::sscanf(argv[++i], "%lld,%lld,%lld,%lld,%lld", &custom[0], &custom[1],
                                &custom[2], &custom[3], &custom[4]) == 5;
@@ -241,7 +247,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (peak) return peak_gemm(only, peak_words);
-  if (epilogue_only) return epilogue(only);
+  if (epilogue_only) return epilogue(only, in_l1);
   struct L { int64_t cin, cout, hw, k, stride; };
   const L layers[] = {{32, 32, 112, 3, 1},  {64, 64, 56, 3, 1},   {128, 128, 28, 3, 1},
                       {256, 256, 14, 3, 1}, {512, 512, 7, 3, 1},  {1024, 1024, 7, 3, 1},
