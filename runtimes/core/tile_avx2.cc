@@ -181,7 +181,8 @@ struct Avx2Floats {
       if (p & kPoolBottom) {
         const __m128 c = _mm_shuffle_ps(half[h], half[h], _MM_SHUFFLE(2, 0, 2, 0));  // even lanes
         const __m128 d = _mm_shuffle_ps(half[h], half[h], _MM_SHUFFLE(3, 1, 3, 1));  // odd lanes
-        const __m128 o = _mm_castpd_ps(_mm_load_sd(reinterpret_cast<const double*>(out)));
+        // MOVQ through an unaligned type (_mm_load_sd's double would assert 8-byte alignment)
+        const __m128 o = _mm_castsi128_ps(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(out)));
         _mm_storel_pi(reinterpret_cast<__m64*>(out),
                       _mm_mul_ps(_mm_add_ps(_mm_add_ps(o, c), d), quarter));
       } else {
