@@ -194,27 +194,55 @@ void pack_activation_rows(const uint64_t* planes, const ConvShape& s, int64_t n,
   }
 }
 
+// Each packed word at once, in a register: channel c of tap t is bit c * taps + t of the ONNX row
+// (byte e / 8, bit e % 8, bitpack.py's "little" order), so a 1x1's 64 channels are the row's next 8
+// bytes, read as one little-endian word; other kernels' rows are spread to a byte per bit first
+// (a table of 8-byte patterns) and each tap's channels gathered taps bytes apart. tap_sum (+1 per
+// set bit, -1 per clear one) comes from the words' popcounts. Bit by bit into the packed buffer
+// instead (an OR into memory per weight), rep-reactnet-a's ~29 M weight bits took ~150 ms of
+// every session's creation (`perf record` over InferenceSession, 180 ms each, session 22).
 void pack_weights(const uint8_t* w, const ConvShape& s, PackedWeights* out) {
   PackedWeights& p = *out;
   p.cin = s.cin, p.cout = s.cout, p.group = s.a.group, p.cin_g = s.cin_g, p.cout_g = s.cout_g;
   p.kh = s.a.kh, p.kw = s.a.kw, p.cw = s.cw, p.kwords = s.kwords(), p.nocb = s.nocb();
-  const int64_t taps = s.taps();
+  const int64_t taps = s.taps(), row_bits = s.cin_g * taps;
   p.bits.resize(size_t(s.a.group * p.nocb * p.kwords * 8));
   std::memset(p.bits.data(), 0, sizeof(uint64_t) * p.bits.size());
   p.tap_sum.assign(size_t(taps * s.cout), 0);
+  // spread[b]: byte b's 8 bits as 8 bytes of 0 / 1, lowest bit first (little-endian words)
+  static const auto spread = [] {
+    std::vector<uint64_t> t(256);
+    for (int b = 0; b < 256; ++b)
+      for (int i = 0; i < 8; ++i) t[size_t(b)] |= uint64_t((b >> i) & 1) << (8 * i);
+    return t;
+  }();
+  std::vector<uint8_t> ones(taps == 1 ? 0 : size_t((row_bits + 7) / 8 * 8));
   for (int64_t oc = 0; oc < s.cout; ++oc) {
     const int64_t g = oc / s.cout_g, ol = oc % s.cout_g;
     const uint8_t* row = w + oc * s.w_row_bytes;
     uint64_t* dst = p.bits.data() + (g * p.nocb + ol / 8) * p.kwords * 8 + ol % 8;
-    // ONNX order: weight e = (c*kh + i)*kw + j sits in byte e/8, bit e%8 (bitpack.py, "little")
-    for (int64_t c = 0; c < s.cin_g; ++c) {
-      for (int64_t t = 0; t < taps; ++t) {
-        const int64_t e = c * taps + t;
-        const int bit = (row[e >> 3] >> (e & 7)) & 1;
-        const int64_t k = t * s.cw + c / 64;
-        dst[k * 8] |= uint64_t(bit) << (c % 64);
-        p.tap_sum[size_t(t * s.cout + oc)] += bit ? 1 : -1;
+    if (taps != 1) {
+      for (int64_t b = 0; b < (row_bits + 7) / 8; ++b)
+        std::memcpy(ones.data() + 8 * b, &spread[row[b]], 8);
+    }
+    for (int64_t t = 0; t < taps; ++t) {
+      int64_t set = 0;
+      for (int64_t c0 = 0; c0 < s.cin_g; c0 += 64) {
+        const int64_t nc = std::min<int64_t>(64, s.cin_g - c0);
+        uint64_t word = 0;
+        if (taps == 1) {  // bits [c0, c0 + nc) of the row: whole bytes from c0 / 8 on
+          uint8_t bytes[8] = {};
+          std::memcpy(bytes, row + c0 / 8, size_t((nc + 7) / 8));
+          for (int i = 7; i >= 0; --i) word = word << 8 | bytes[i];
+          if (nc < 64) word &= (uint64_t(1) << nc) - 1;  // the row's padding bits
+        } else {
+          const uint8_t* b = ones.data() + c0 * taps + t;
+          for (int64_t k = 0; k < nc; ++k) word |= uint64_t(b[k * taps]) << k;
+        }
+        dst[(t * s.cw + c0 / 64) * 8] = word;
+        set += __builtin_popcountll(word);
       }
+      p.tap_sum[size_t(t * s.cout + oc)] = int32_t(2 * set - s.cin_g);
     }
   }
   p.row_sum.assign(size_t(s.a.kh * s.cout), 0);
