@@ -230,10 +230,9 @@ void pack_weights(const uint8_t* w, const ConvShape& s, PackedWeights* out) {
       for (int64_t c0 = 0; c0 < s.cin_g; c0 += 64) {
         const int64_t nc = std::min<int64_t>(64, s.cin_g - c0);
         uint64_t word = 0;
-        if (taps == 1) {  // bits [c0, c0 + nc) of the row: whole bytes from c0 / 8 on
-          uint8_t bytes[8] = {};
-          std::memcpy(bytes, row + c0 / 8, size_t((nc + 7) / 8));
-          for (int i = 7; i >= 0; --i) word = word << 8 | bytes[i];
+        if (taps == 1) {  // bits [c0, c0 + nc) of the row: whole bytes from c0 / 8 on, into the
+          // word's low bytes (little-endian targets only, kernel_api.h; as cut_sign_rows reads)
+          std::memcpy(&word, row + c0 / 8, size_t((nc + 7) / 8));
           if (nc < 64) word &= (uint64_t(1) << nc) - 1;  // the row's padding bits
         } else {
           const uint8_t* b = ones.data() + c0 * taps + t;
