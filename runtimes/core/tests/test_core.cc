@@ -3,7 +3,7 @@
 // The reference (core/reference.cc) is a direct convolution from float input and ONNX-packed
 // weights, so these checks also cover activation packing, weight repacking, padding patterns, the
 // exact zero-padding correction and the output transform. Everything must match bit for bit.
-// Usage: test_core [--cases N | --cases-from-env] [--seed S] [--kernel NAME]
+// Usage: test_core [--cases N | --cases-from-env] [--seed S] [--kernel NAME] [--transpose NAME]
 // (exit status 0 = all passed, 77 = the requested kernel is not supported here)
 #include <algorithm>
 #include <atomic>
@@ -598,7 +598,7 @@ int main(int argc, char** argv) {
   const int cases = args.cases;
   const uint64_t seed = args.seed;
   const char* only = args.only;
-  const std::vector<Kernel> kernels = rep_deploy_tests::kernels_under_test(only);
+  const std::vector<Kernel> kernels = rep_deploy_tests::kernels_under_test(only, args.transpose);
   if (kernels.empty()) return only ? 77 : 1;  // 77: ctest "skipped"
 
   std::mt19937_64 rng(seed);

@@ -244,6 +244,10 @@ void test_errors() {
 int main(int argc, char** argv) {
   rep_deploy_tests::Args args{200, 20261203ULL};
   if (!rep_deploy_tests::parse_args(argc, argv, &args)) return 2;
+  if (args.transpose) {  // LCE's op transposes no bits: the flag would silently change nothing
+    std::fprintf(stderr, "test_lce: --transpose is test_core's (LCE's op uses no transpose_bits)\n");
+    return 2;
+  }
   const int cases = args.cases;
   const uint64_t seed = args.seed;
   const char* only = args.only;
