@@ -28,7 +28,9 @@ build=$(cd "$build" && pwd)
 
 packages=(bochs bochsbios vgabios isolinux syslinux-common genisoimage busybox-static cpio)
 missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+for p in "${packages[@]}"; do  # installed, not just known (a removed package keeps its config)
+  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
+done
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
     apt-get update -qq
@@ -138,8 +140,9 @@ echo c > "$build/bochs.rc"
 rm -f "$build/serial.log"
 echo "emulate_avx512: booting the guest in Bochs (a few minutes; log: $build/serial.log)" >&2
 start=$SECONDS
+bochs_rc=0
 timeout "$timeout_s" bochs -q -f "$build/bochsrc" -rc "$build/bochs.rc" < /dev/null \
-  > "$build/bochs.out" 2>&1 || true
+  > "$build/bochs.out" 2>&1 || bochs_rc=$?
 log=$build/serial.log
 touch "$log"
 out=$(tr -d '\r' < "$log")
@@ -151,7 +154,12 @@ if [ "$fails" -gt 0 ]; then
 fi
 
 if ! grep -q '^== done' <<< "$out"; then
-  echo "emulate_avx512: the guest did not finish within ${timeout_s} s (see $log, $build/bochs.log)" >&2
+  if [ "$bochs_rc" = 124 ]; then
+    echo "emulate_avx512: the guest did not finish within ${timeout_s} s (see $log, $build/bochs.log)" >&2
+  else
+    echo "emulate_avx512: Bochs stopped (exit status $bochs_rc) before the guest finished:" \
+         "$(tail -n 1 "$build/bochs.out") (see $build/bochs.out, $log)" >&2
+  fi
   exit 1
 fi
 status=0
