@@ -22,7 +22,7 @@ struct Args {
   uint64_t seed;
   const char* only = nullptr;  // one kernel path, or all
   // every path under test with this path's transpose_bits instead of its own: for an emulator whose
-  // GF2P8AFFINEQB is wrong (Bochs 2.7, runtimes/ort/emulate_avx512.sh), so that the rest of the
+  // GF2P8AFFINEQB is wrong (Bochs 2.7; see runtimes/ort/emulate_avx512.sh), so that the rest of the
   // avx512vpopcnt path is still tested while transpose_bits_avx512_gfni is not
   const char* transpose = nullptr;
 };

@@ -1,7 +1,8 @@
 // Does this CPU (or emulator) execute VGF2P8AFFINEQB as the SDM defines it? The avx512vpopcnt
-// path's bit transpose (transpose_bits_avx512_gfni) is built on it, and Bochs 2.7, which
-// runtimes/ort/emulate_avx512.sh runs the AVX-512 paths in, returns the complement of every byte:
-// there test_core then tests that path with another transpose (--transpose) and says so.
+// path's bit transpose (transpose_bits_avx512_gfni) is built on it, and Bochs 2.7 (Debian 12's
+// package; fixed in Bochs 2.8) returns the complement of every byte. Where this check fails,
+// runtimes/ort/emulate_avx512.sh tests that path with another transpose (--transpose) and says so;
+// with the Bochs 3 it builds, the check passes and the path runs its own transpose.
 // Definition: result bit i of byte j of qword q = parity(A.byte[7 - i] & x.byte[j]) ^ imm8 bit i,
 // A = qword q of the matrix operand; checked on random operands, imm8 0 (as the transpose uses it).
 // Usage: gfni_check   (exit status 0 = as defined, 1 = not, 77 = no AVX-512 + GFNI here)
