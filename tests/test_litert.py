@@ -116,6 +116,20 @@ def test_demo_matches_lce(device: Path, bundle: Bundle, digits, lce_reference: n
     assert (y.argmax(1) == digits[1]).mean() == (lce_reference.argmax(1) == digits[1]).mean() > 0.9
 
 
+def test_threads_give_the_same_bits(device: Path, bundle: Bundle) -> None:
+    """LiteRT gives custom ops no thread pool, so the LCE ops run on the library's own: with 1, 3 and
+    0 (one per core) threads (tflite_bench sets both LiteRT's and the library's), the same bits."""
+    folder = device / DEVICE_DIR
+    outputs = []
+    for threads in (1, 3, 0):
+        r = _run_device(device, bundle, "demo.tflite", output=f"t{threads}.npy", threads=threads, runs=1)
+        assert r.returncode == 0, r.stderr
+        assert parse_runner_json(r.stdout, runner=TFLITE_RUNNER_NAME)["threads"] == threads
+        outputs.append(np.load(folder / f"t{threads}.npy"))
+    for y in outputs[1:]:
+        assert np.array_equal(y.view(np.uint32), outputs[0].view(np.uint32))
+
+
 def _one_line_error(r: subprocess.CompletedProcess, named: str) -> str:
     assert r.returncode == 1 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
     lines = r.stderr.splitlines()

@@ -23,7 +23,7 @@ __all__ = ["bench", "devices"]
 @click.option("--all-devices", is_flag=True, help="Every online device of the adb server.")
 @click.option("--emulated", is_flag=True,
               help="Start an emulated arm64 device for this run (qemu; see `rep-deploy emulator`) and stop it after.")
-@click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="Intra-op threads on the device.")
+@click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="Threads on the device: ONNX Runtime's intra-op threads; for a .tflite, LiteRT's builtin ops' and rep-deploy's LCE binary convs'.")
 @click.option("--runs", type=click.IntRange(1), default=10, show_default=True, help="Timed runs.")
 @click.option("--warmup", type=click.IntRange(0), default=2, show_default=True, help="Untimed runs first.")
 @click.option("--runner", type=click.Path(dir_okay=False), metavar="PATH",

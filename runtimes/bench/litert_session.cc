@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "bench_main.h"
 #include "npy.h"
@@ -85,6 +86,12 @@ Interpreter::Interpreter(const LiteRtLibrary& lib, const InterpreterConfig& conf
     if (!reg) fail(config.custom_ops + " has no RepDeployRegisterLceOps: not rep-deploy's LiteRT op library");
     char error[512] = {0};
     if (reg(h_.options, lib.handle(), error, sizeof error) != 0) fail("registering rep-deploy's LCE ops: " + std::string(error));
+    // LiteRT's thread count reaches only its builtin ops: the LCE ops get theirs from the library
+    using SetThreads = int (*)(int);
+    auto set_threads = reinterpret_cast<SetThreads>(::dlsym(ops, "RepDeploySetLceThreads"));
+    if (!set_threads) fail(config.custom_ops + " has no RepDeploySetLceThreads: a library older than this runner");
+    const unsigned cores = std::thread::hardware_concurrency();
+    set_threads(config.threads > 0 ? config.threads : cores > 0 ? int(cores) : 1);
   }
   h_.interpreter = api_.TfLiteInterpreterCreate(h_.model, h_.options);
   if (!h_.interpreter) fail_with_log("cannot create the interpreter for " + config.model);

@@ -36,7 +36,7 @@ struct ErrorLog {
 struct InterpreterConfig {
   std::string model;
   std::string custom_ops;  // librep_deploy_litert.so; empty: none (models with LCE ops then fail)
-  int threads = 1;         // 0: LiteRT's default
+  int threads = 1;         // LiteRT's builtin ops and the LCE ops; 0: LiteRT's default (LCE ops: one per core)
 };
 
 class Interpreter {

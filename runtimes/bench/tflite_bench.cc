@@ -21,8 +21,8 @@ const char kUsage[] =
     "Times M in LiteRT on X (float32 .npy, NHWC as the model's input; the batch may differ from the\n"
     "model's), writes the first output to Y and prints one JSON record (init, first run, warm-up,\n"
     "per-run min/median/mean/std in us, VmHWM in kB). --custom-ops registers rep-deploy's LCE ops.\n"
-    "--threads sets LiteRT's threads for its builtin ops (0: LiteRT's default); the LCE ops run on the\n"
-    "calling thread. Defaults: threads 1, runs 10, warmup 1.\n";
+    "--threads sets the threads of LiteRT's builtin ops and of rep-deploy's LCE binary convs (0: LiteRT's\n"
+    "default, and one per core for the LCE ops). Defaults: threads 1, runs 10, warmup 1.\n";
 
 constexpr const char* kRunnerVersion = "1.0.0";  // build_bundle.sh copies it into manifest.json
 

@@ -11,6 +11,8 @@
 //     words, i.e. +1 inputs, which is pad_value 1 exactly;
 //   * tasks of 64 consecutive output pixels of one image run the GEMM for every group and 64-channel
 //     chunk into popcount tiles, then the scalar epilogue writes NHWC float or bit-packed words.
+//     Where that leaves fewer than kMinTasks tasks (a 7x7 map is one), each pixel task is split
+//     into runs of whole 32-channel blocks (channel_chunks), so that threads share the conv.
 // Zero padding (pad_value 0) is made exact in integers like the core's own (binary_conv.h): an
 // out-of-image tap read all-zero words and so added popcount(filter tap) to accum; for an output
 // pixel whose out-of-image kernel rows are R and columns C the excess is, by inclusion-exclusion,
@@ -32,6 +34,9 @@ namespace {
 
 constexpr int64_t kPixPerTask = 64;
 constexpr int64_t kOcbPerChunk = 8;  // 8 blocks of 8 output channels per GEMM call
+// Fewer pixel tasks than this, the output channels are split too: rep-reactnet-a's 7x7 layers,
+// its heaviest, would otherwise run on one thread.
+constexpr int64_t kMinTasks = 8;
 
 uint32_t low_bits(int64_t n) { return n >= 32 ? ~uint32_t(0) : (uint32_t(1) << n) - 1; }
 
@@ -55,7 +60,13 @@ struct BConv2D::Impl {
 
   void prepare_filter();
   void pack_row(const int32_t* input, uint64_t* xp, int64_t n, int64_t yp) const;
-  void conv_task(const uint64_t* xp, void* output, int64_t n, int64_t f0, int64_t npix) const;
+  // Output pixels [f0, f0 + npix) of image n, the 8-channel blocks [b0, b1) of every group.
+  void conv_task(const uint64_t* xp, void* output, int64_t n, int64_t f0, int64_t npix, int64_t b0,
+                 int64_t b1) const;
+  // How many runs of blocks a pixel task is split into (>= 1), and the blocks per run: whole
+  // 32-channel words of a bit-packed output (groups of one only: a word may hold two groups'
+  // channels), at least 4 blocks (32 channels) per GEMM call.
+  void channel_chunks(int64_t pixel_tasks, int64_t* chunks, int64_t* blocks) const;
 };
 
 void BConv2D::Impl::prepare_filter() {
@@ -116,9 +127,20 @@ void BConv2D::Impl::pack_row(const int32_t* input, uint64_t* xp, int64_t n, int6
   }
 }
 
-// Output pixels [f0, f0 + npix) of image n's flattened out_h x out_w plane, every output channel.
+void BConv2D::Impl::channel_chunks(int64_t pixel_tasks, int64_t* chunks, int64_t* blocks) const {
+  *chunks = 1, *blocks = nocb;
+  if (pixel_tasks >= kMinTasks || (p.output == Output::kBitpacked && g.groups > 1)) return;
+  const int64_t want = std::min((kMinTasks + pixel_tasks - 1) / pixel_tasks, (nocb + 3) / 4);
+  if (want <= 1) return;
+  *blocks = ((nocb + want - 1) / want + 3) / 4 * 4;  // whole 32-channel words
+  *chunks = (nocb + *blocks - 1) / *blocks;
+}
+
+// Output pixels [f0, f0 + npix) of image n's flattened out_h x out_w plane, output channels of the
+// 8-channel blocks [b0, b1) of each group (a bit-packed output's b0 and, unless b1 is the last, b1
+// are multiples of 4: the task owns whole output words).
 void BConv2D::Impl::conv_task(const uint64_t* xp, void* output, int64_t n, int64_t f0,
-                              int64_t npix) const {
+                              int64_t npix, int64_t b0, int64_t b1) const {
   const int64_t words = g.groups * cw, cout = p.channels_out;
   const bool zero_pad = p.padding == Padding::kSame && p.pad_value == 0 &&
                         (g.pad_top || g.pad_left || g.pad_bottom || g.pad_right);
@@ -127,7 +149,13 @@ void BConv2D::Impl::conv_task(const uint64_t* xp, void* output, int64_t n, int64
   const int64_t pix0 = n * g.out_h * g.out_w + f0;
   float* out_f = bitpacked ? nullptr : static_cast<float*>(output) + pix0 * cout;
   uint32_t* out_b = bitpacked ? static_cast<uint32_t*>(output) + pix0 * g.out_words : nullptr;
-  if (bitpacked) std::memset(out_b, 0, size_t(npix * g.out_words) * sizeof(uint32_t));
+  if (bitpacked) {  // the task's words of each pixel: all, or its blocks' (groups of one)
+    const bool all = b0 == 0 && b1 == nocb;
+    const int64_t w0 = all ? 0 : b0 * 8 / 32;
+    const int64_t w1 = all ? g.out_words : std::min(g.out_words, (b1 * 8 + 31) / 32);
+    for (int64_t pi = 0; pi < npix; ++pi)
+      std::memset(out_b + pi * g.out_words + w0, 0, size_t(w1 - w0) * sizeof(uint32_t));
+  }
 
   // Per pixel of the task: the taps counted in K and, for zero padding, its out-of-image kernel
   // rows and columns (offsets into oob_rows / oob_cols, which list them).
@@ -155,8 +183,8 @@ void BConv2D::Impl::conv_task(const uint64_t* xp, void* output, int64_t n, int64
 
   alignas(64) int32_t cnt[kPixPerTask * kOcbPerChunk * 8];
   for (int64_t grp = 0; grp < g.groups; ++grp) {
-    for (int64_t ob0 = 0; ob0 < nocb; ob0 += kOcbPerChunk) {
-      const int64_t nob = std::min(kOcbPerChunk, nocb - ob0), stride = nob * 8;
+    for (int64_t ob0 = b0; ob0 < b1; ob0 += kOcbPerChunk) {
+      const int64_t nob = std::min(kOcbPerChunk, b1 - ob0), stride = nob * 8;
       BgemmTask bt;
       bt.koff = koff.data();
       bt.kwords = kwords;
@@ -259,7 +287,9 @@ void BConv2D::run(const int32_t* input, void* output, const ParallelRunner& par)
     uint64_t* xp;
     void* output;
     int64_t chunks;  // pixel tasks per image
-  } job{&m, input, xp.data(), output, (plane + kPixPerTask - 1) / kPixPerTask};
+    int64_t channel_chunks, blocks;  // runs of 8-channel blocks per pixel task, blocks per run
+  } job{&m, input, xp.data(), output, (plane + kPixPerTask - 1) / kPixPerTask, 1, m.nocb};
+  m.channel_chunks(m.p.batch * job.chunks, &job.channel_chunks, &job.blocks);
   par.run(
       [](void* usr, size_t i) {
         const Job& J = *static_cast<const Job*>(usr);
@@ -269,11 +299,13 @@ void BConv2D::run(const int32_t* input, void* output, const ParallelRunner& par)
   par.run(
       [](void* usr, size_t i) {
         const Job& J = *static_cast<const Job*>(usr);
-        const int64_t n = int64_t(i) / J.chunks, f0 = int64_t(i) % J.chunks * kPixPerTask;
+        const int64_t cc = int64_t(i) % J.channel_chunks, t = int64_t(i) / J.channel_chunks;
+        const int64_t n = t / J.chunks, f0 = t % J.chunks * kPixPerTask;
         const int64_t plane = J.m->g.out_h * J.m->g.out_w;
-        J.m->conv_task(J.xp, J.output, n, f0, std::min(kPixPerTask, plane - f0));
+        const int64_t b0 = cc * J.blocks, b1 = std::min(J.m->nocb, b0 + J.blocks);
+        J.m->conv_task(J.xp, J.output, n, f0, std::min(kPixPerTask, plane - f0), b0, b1);
       },
-      size_t(m.p.batch * job.chunks), &job);
+      size_t(m.p.batch * job.chunks * job.channel_chunks), &job);
 }
 
 }  // namespace rep_deploy::core::lce

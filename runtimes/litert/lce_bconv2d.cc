@@ -137,8 +137,9 @@ int invoke(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     const auto* x = static_cast<const int32_t*>(api().TfLiteOpaqueTensorData(api().TfLiteOpaqueNodeGetInput(context, node, 0)));
     void* y = api().TfLiteOpaqueTensorData(output);
     if (!x || !y) return report(context, kOp, output, "tensor data not allocated");
-    // LiteRT offers custom ops no thread pool through the C API: the kernel runs on this thread.
-    data->conv->run(x, y);
+    // LiteRT offers custom ops no thread pool through the C API: the library's own (lce_pool)
+    const std::shared_ptr<core::ThreadPool> pool = lce_pool();
+    data->conv->run(x, y, pool ? pool->runner() : core::ParallelRunner{});
     return kTfLiteOk;
   });
 }

@@ -1,7 +1,25 @@
 #include "lce_ops.h"
 
+#include <mutex>
 
 namespace rep_deploy::litert {
+namespace {
+std::mutex g_pool_mutex;
+std::shared_ptr<core::ThreadPool> g_pool;  // guarded by g_pool_mutex; null: 1 thread
+}  // namespace
+
+void set_lce_threads(int threads) {
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  if (threads <= 1)
+    g_pool.reset();
+  else if (!g_pool || g_pool->threads() != threads)
+    g_pool = std::make_shared<core::ThreadPool>(threads);
+}
+
+std::shared_ptr<core::ThreadPool> lce_pool() {
+  std::lock_guard<std::mutex> lock(g_pool_mutex);
+  return g_pool;
+}
 
 std::vector<int64_t> dims(const TfLiteOpaqueTensor* t) {
   std::vector<int64_t> d(size_t(api().TfLiteOpaqueTensorNumDims(t)));

@@ -6,9 +6,11 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/thread_pool.h"
 #include "litert_c_api.h"
 
 namespace rep_deploy::litert {
@@ -31,6 +33,13 @@ struct OpFunctions {
 };
 // A custom TfLiteOperator named `name` (version 1) with these functions; nullptr if LiteRT refuses.
 TfLiteOperator* make_operator(const char* name, const OpFunctions& f);
+
+// The threads LceBconv2d runs on (RepDeploySetLceThreads): LiteRT's C API gives custom ops no thread
+// pool, so the library keeps one, process-wide. set_lce_threads(n): n >= 1, the invoking thread
+// counting as one. lce_pool(): the pool, or null for 1 thread; the caller's copy keeps it alive
+// through a run even if the count changes meanwhile.
+void set_lce_threads(int threads);
+std::shared_ptr<core::ThreadPool> lce_pool();
 
 std::vector<int64_t> dims(const TfLiteOpaqueTensor* t);
 std::string shape_text(const std::vector<int64_t>& shape);  // "[1, 8, 8, 1]"

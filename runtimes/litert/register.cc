@@ -1,4 +1,4 @@
-// librep_deploy_litert.so's two entry points (everything else is hidden, see exports.map).
+// librep_deploy_litert.so's three entry points (everything else is hidden, see exports.map).
 //
 // The library does not link against LiteRT: the runner passes the dlopen handle of the
 // libLiteRtRuntimeCApi.so it loaded, and the C API is resolved from that, so kernels and
@@ -52,6 +52,15 @@ extern "C" __attribute__((visibility("default"))) int RepDeployRegisterLceOps(Tf
     if (!op) return say(error, error_size, "LiteRT could not create a custom operator");
     g_api.TfLiteInterpreterOptionsAddOperator(options, op);
   }
+  return 0;
+}
+
+// The threads LceBconv2d runs on, the calling thread counting as one (default 1: LiteRT's C API gives
+// custom ops no thread pool, so the library starts its own; process-wide, like the operators).
+// Returns 0, or 1 when threads < 1.
+extern "C" __attribute__((visibility("default"))) int RepDeploySetLceThreads(int threads) {
+  if (threads < 1) return 1;
+  rep_deploy::litert::set_lce_threads(threads);
   return 0;
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # AddressSanitizer + UndefinedBehaviorSanitizer build of the core (runtimes/core) and its C++ tests
 # (test_core and test_lce on every kernel path), then - unless --core-only - the ORT library built the same way and the Python kernel tests
-# run against it (libasan preloaded into Python; leak checks off, CPython itself "leaks").
+# run against it (libasan preloaded into Python; leak checks off, CPython itself "leaks"). Then a
+# ThreadSanitizer build of test_lce, whose cases also run on the LiteRT adapter's thread pool
+# (core/thread_pool.h) and which tests that pool from two threads at once.
 #
 # Usage: runtimes/ort/run_sanitizers.sh [--core-only]
-# Env:   BUILD_DIR (default build/ort-asan), CASES (random cases per path, default 80)
+# Env:   BUILD_DIR (default build/ort-asan; the ThreadSanitizer build goes to BUILD_DIR-tsan),
+#        CASES (random cases per path, default 80)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -32,4 +35,8 @@ if [ $core_only = 0 ]; then
     REP_DEPLOY_ORT_LIBRARY="$build/librep_deploy_ort.so" \
     "$py" -m pytest -q -p no:cacheprovider tests/test_ort_kernels.py)
 fi
+echo "== ThreadSanitizer: test_lce ($build-tsan)"
+cmake -S "$repo/runtimes/core" -B "$build-tsan" "${gen[@]}" -DREP_DEPLOY_SANITIZE_THREAD=ON >/dev/null
+cmake --build "$build-tsan" -j2 --target test_lce
+TSAN_OPTIONS=halt_on_error=1 "$build-tsan/test_lce" --cases "${CASES:-80}"
 echo "sanitizers: all clean"

@@ -7,6 +7,8 @@
 // itself. Also quantize / dequantize and the validation messages.
 // Usage: test_lce [--cases N | --cases-from-env] [--seed S] [--kernel NAME]
 // (exit status 0 = all passed, 77 = the requested kernel is not supported here)
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -16,10 +18,12 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../kernels.h"
 #include "../lce.h"
+#include "../thread_pool.h"
 
 #include "check.h"
 using namespace rep_deploy::core;
@@ -54,6 +58,7 @@ struct Case {
   BConv2DParams p;
   bool unit_affine = false;   // multiplier 1, bias 0: the float output is the clamped integer conv
   bool dirty_padding = false; // random bits past the channels (both sides must ignore them)
+  int runner = -1;            // 0 in order, 1 in reverse, 2 on 3 threads; -1 one of them at random
 };
 
 void run_case(const Case& c, const char* path, std::mt19937_64& rng) {
@@ -96,7 +101,11 @@ void run_case(const Case& c, const char* path, std::mt19937_64& rng) {
     want.assign(out_words(op.out_h(), op.out_w()), 0x7f7f7f7f);
     got.assign(want.size(), 0x5a5a5a5a);  // different garbage: every output must be written
     bconv2d_reference(p, input.data(), filter.data(), mul.data(), bias.data(), thr.data(), want.data());
-    op.run(input.data(), got.data(), (rng() & 1) ? reversed_runner() : ParallelRunner{});
+    // in order, in reverse (no task may depend on another's), or on 3 real threads (no two tasks
+    // may write the same output word: bit-packed words split between channel runs)
+    static ThreadPool pool(3);
+    const uint64_t how = c.runner >= 0 ? uint64_t(c.runner) : rng() % 3;
+    op.run(input.data(), got.data(), how == 0 ? ParallelRunner{} : how == 1 ? reversed_runner() : pool.runner());
   } catch (const std::exception& e) {
     CHECK(false, "%s: %s threw %s", path, describe(p).c_str(), e.what());
     return;
@@ -139,6 +148,19 @@ void fixed_cases(const char* path, std::mt19937_64& rng) {
     c.unit_affine = true;
     run_case(c, path, rng);
   }
+  // a 7x7 map is one pixel task: its output channels are split into runs of 32-channel blocks
+  // (float, grouped float, bit-packed with a partial last word; grouped bit-packed is not split)
+  for (int kind = 0; kind < 4; ++kind)
+    for (int runner = 0; runner < 3; ++runner) {
+      Case c;
+      c.p = base(256, 3, Padding::kSame, 1, kind >= 2 ? Output::kBitpacked : Output::kFloat);
+      c.p.in_h = c.p.in_w = 7;
+      c.p.channels_out = kind == 2 ? 100 : 200;
+      if (kind == 1 || kind == 3) c.p.filter_words = 4, c.p.channels_in = 256;  // 2 groups
+      if (kind == 3) c.p.channels_out = 80;
+      c.runner = runner;
+      run_case(c, path, rng);
+    }
   // long dot products (the GEMM's K >= 8 words paths, flushes past 31 * 8 words)
   for (const int64_t cin : {512, 1024}) {
     Case c;
@@ -218,6 +240,35 @@ void expect_error(const BConv2DParams& p, const char* needle) {
   }
 }
 
+// The LiteRT adapter's pool (thread_pool.h): every item of every job runs exactly once, also for
+// empty and one-item jobs, after the workers fell asleep, and while a second thread runs jobs on
+// the same pool (one of the two then runs its job alone).
+void test_thread_pool(std::mt19937_64& rng) {
+  struct Count {
+    std::vector<std::atomic<int>> hits;
+    explicit Count(size_t n) : hits(n) {}
+  };
+  const auto item = [](void* usr, size_t i) { static_cast<Count*>(usr)->hits[i].fetch_add(1); };
+  const auto jobs = [&](ThreadPool& pool, int n, uint64_t seed) {
+    std::mt19937_64 r(seed);
+    for (int j = 0; j < n; ++j) {
+      Count count(r() % 70);
+      pool.run(item, count.hits.size(), &count);
+      for (size_t i = 0; i < count.hits.size(); ++i)
+        CHECK(count.hits[i].load() == 1, "thread pool (%d threads): job %d of %zu items ran item %zu "
+              "%d times", pool.threads(), j, count.hits.size(), i, count.hits[i].load());
+      if (r() % 50 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(2));  // workers asleep
+    }
+  };
+  for (const int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    jobs(pool, 300, rng());
+    std::thread other([&, seed = rng()] { jobs(pool, 300, seed); });
+    jobs(pool, 300, rng());
+    other.join();
+  }
+}
+
 void test_errors() {
   BConv2DParams p = base(64, 3, Padding::kSame, 0, Output::kBitpacked);
   expect_error(p, "bit-packed output needs padding VALID or SAME with pad_values 1");
@@ -263,6 +314,7 @@ int main(int argc, char** argv) {
     for (const char* path : paths) run_case(c, path, rng);
   }
   test_errors();
+  test_thread_pool(rng);
   std::printf("%d random cases, seed %llu: %s (%d failures)\n", cases, (unsigned long long)seed,
               rep_deploy_tests::failures() ? "FAILED" : "ok", rep_deploy_tests::failures());
   return rep_deploy_tests::failures() ? 1 : 0;
