@@ -19,13 +19,13 @@
 # 6.1 kernel never reached /init under Bochs 2.7, looping on a page fault in early boot). Both
 # downloads use apt with their own sources and state; the system's apt configuration is not touched.
 # Usage: runtimes/ort/emulate_avx512.sh
-# Env:   BUILD_DIR (default build/ort-avx512-emu), CASES (random cases per test, default 10),
+# Env:   BUILD_DIR (default build/ort-avx512-emu), CASES (random cases per test, default 20),
 #        TIMEOUT (seconds for the emulator run, default 1500)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 build=${BUILD_DIR:-$repo/build/ort-avx512-emu}
-cases=${CASES:-10}
+cases=${CASES:-20}
 timeout_s=${TIMEOUT:-1500}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
