@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include <sched.h>
+
 #include <chrono>
 
 namespace rep_deploy::core {
@@ -45,7 +47,7 @@ void ThreadPool::run(void (*fn)(void*, size_t), size_t total, void* usr) {
     return;
   }
   Job job;
-  job.fn = fn, job.usr = usr, job.total = total;
+  job.fn = fn, job.usr = usr, job.total = total, job.caller_cpu = sched_getcpu();
   bool sleeping;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -59,7 +61,25 @@ void ThreadPool::run(void (*fn)(void*, size_t), size_t total, void* usr) {
     std::lock_guard<std::mutex> lock(mutex_);
     job_ = nullptr;
   }
-  while (job.active.load(std::memory_order_acquire) != 0) relax();
+  // a worker on this CPU (it joined before the scheduler put it here) runs only if this thread yields
+  for (int k = 0; job.active.load(std::memory_order_acquire) != 0; ++k) {
+    if (k < 256)
+      relax();
+    else
+      std::this_thread::yield();
+  }
+}
+
+// Moves the calling thread off CPU `cpu`: its affinity without that CPU (the kernel migrates it at
+// once), then the affinity it had (it stays where it now is). False if it could not.
+static bool move_off(int cpu) {
+  cpu_set_t had, without;
+  if (sched_getaffinity(0, sizeof had, &had) != 0) return false;
+  without = had;
+  CPU_CLR(cpu, &without);
+  if (CPU_COUNT(&without) == 0 || sched_setaffinity(0, sizeof without, &without) != 0) return false;
+  sched_setaffinity(0, sizeof had, &had);
+  return true;
 }
 
 void ThreadPool::work() {
@@ -70,6 +90,7 @@ void ThreadPool::work() {
            std::chrono::steady_clock::now() < until)
       for (int k = 0; k < 32; ++k) relax();
     Job* job;
+    int caller_cpu;
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (generation_.load(std::memory_order_acquire) == seen && !stop_) {
@@ -80,12 +101,19 @@ void ThreadPool::work() {
       if (stop_) return;
       seen = generation_.load(std::memory_order_acquire);
       job = job_;
-      if (job) job->active.fetch_add(1, std::memory_order_relaxed);
+      caller_cpu = job ? job->caller_cpu : -1;
     }
-    if (job) {
-      drain(*job);
-      job->active.fetch_sub(1, std::memory_order_release);
+    if (!job) continue;
+    // On the caller's CPU, joining would only take turns with the caller (see thread_pool.h). The
+    // move comes before joining: a migration can take a while, and the caller waits for joiners.
+    if (caller_cpu >= 0 && sched_getcpu() == caller_cpu && !move_off(caller_cpu)) continue;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (job_ != job || generation_.load(std::memory_order_acquire) != seen) continue;  // over
+      job->active.fetch_add(1, std::memory_order_relaxed);
     }
+    drain(*job);
+    job->active.fetch_sub(1, std::memory_order_release);
   }
 }
 

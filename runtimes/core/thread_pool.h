@@ -6,6 +6,14 @@
 // 100 microseconds (the next node's job usually comes sooner) and then sleeps on a condition
 // variable, so an idle interpreter costs no CPU. One job at a time: a second thread
 // calling run() meanwhile runs its job alone, on its own thread, rather than waiting.
+//
+// A woken worker may be placed on the caller's own CPU (Linux's wake-up placement did that here, on
+// a 2-vCPU guest, after most sleeps of tens of milliseconds, and kept it there): the two then share
+// one CPU, and a conv ran up to 2-4x slower than on one thread, the caller spinning for a worker
+// that could not run. So a worker that finds itself on the caller's CPU moves off it (its affinity
+// without that CPU, then the affinity it had: the kernel migrates it at once), or, where it cannot
+// (one CPU allowed), leaves the job to the caller; and the caller, waiting for the last workers,
+// yields after a short spin.
 #pragma once
 
 #include <atomic>
@@ -41,6 +49,7 @@ class ThreadPool {
     size_t total;
     std::atomic<size_t> next{0};
     std::atomic<int> active{0};  // workers inside this job
+    int caller_cpu = -1;          // where run() was called (-1: unknown)
   };
   static void call(void* self, void (*fn)(void*, size_t), size_t total, void* usr) {
     static_cast<ThreadPool*>(self)->run(fn, total, usr);

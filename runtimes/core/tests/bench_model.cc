@@ -3,12 +3,15 @@
 // default, best of N per layer by thread CPU time. For tuning the whole-network binary part;
 // benchmarks/bench_end_to_end.py is the real end-to-end benchmark.
 // Usage: bench_model [--model rep|base] [--kernel NAME] [--reps N] [--threads T] [--layer I] [--pool-y]
-//                    [--pairs]
+//                    [--pairs] [--lce]
 // (--layer: only the I-th layer of the list, e.g. to profile it alone under perf; --pool-y: as a
 // linked session runs them, the layer before each stride-2 block writes that block's pooled
 // residual (OutputTransform::pool_y) and the stride-2 block reads it as is; --pairs: each block's
 // 3x3 and 1x1 (layers 2i, 2i + 1; --layer picks the 3x3) linked as a session runs them, then fused
-// by binary_block_pair_forward, side by side)
+// by binary_block_pair_forward, side by side; --lce: each conv as LCE's LceBconv2d (lce::BConv2D,
+// NHWC, float output, SAME with pad_values 0 for the 3x3 convs as rep-deploy tflite writes them) on
+// the LiteRT adapter's thread pool (ThreadPool), as librep_deploy_litert.so runs it; with --threads
+// T > 1 each layer also on 1 thread, the two alternating in 3 rounds, and the speed-up)
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -21,6 +24,8 @@
 
 #include "../binary_conv.h"
 #include "../kernels.h"
+#include "../lce.h"
+#include "../thread_pool.h"
 
 using namespace rep_deploy::core;
 
@@ -153,7 +158,7 @@ int main(int argc, char** argv) {
   const char* only = nullptr;
   bool rep = true;
   int reps = 10, threads = 1, only_layer = -1;
-  bool pool_y = false, pairs = false;
+  bool pool_y = false, pairs = false, lce_ops = false;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--kernel") && i + 1 < argc) only = argv[++i];
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::atoi(argv[++i]);
@@ -162,6 +167,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) rep = !std::strcmp(argv[++i], "rep");
     else if (!std::strcmp(argv[i], "--pool-y")) pool_y = true;
     else if (!std::strcmp(argv[i], "--pairs")) pairs = true;
+    else if (!std::strcmp(argv[i], "--lce")) lce_ops = true;
   }
   Kernel k;
   const std::string e = select_kernel(only, &k);
@@ -188,6 +194,46 @@ int main(int argc, char** argv) {
   };
   double total = 0;
   const std::vector<Layer> all = layers(rep);
+  if (lce_ops) {
+    if (setenv("REP_DEPLOY_KERNEL", k.name, 1) != 0) return 1;  // BConv2D dispatches from the env
+    ThreadPool lce_pool(threads);
+    const ParallelRunner lce_par = threads > 1 ? lce_pool.runner() : ParallelRunner{};
+    double total_one = 0;
+    for (size_t li = 0; li < all.size(); ++li) {
+      if (only_layer >= 0 && size_t(only_layer) != li) continue;
+      const Layer& l = all[li];
+      lce::BConv2DParams p;
+      p.in_h = p.in_w = l.hw, p.channels_in = l.cin, p.channels_out = l.cout * l.count;
+      p.filter_h = p.filter_w = l.k, p.filter_words = lce::words(l.cin);
+      p.stride_h = p.stride_w = l.stride;
+      p.padding = l.k == 3 ? lce::Padding::kSame : lce::Padding::kValid, p.pad_value = 0;
+      std::vector<int32_t> filter(size_t(p.channels_out * l.k * l.k * p.filter_words));
+      std::vector<int32_t> input(size_t(l.hw * l.hw * p.filter_words));
+      for (int32_t& v : filter) v = int32_t(uint32_t(rng()));
+      for (int32_t& v : input) v = int32_t(uint32_t(rng()));
+      if (l.cin % 32) return 1;  // every ReActNet-A channel count is a multiple of 32
+      const std::vector<float> mul(size_t(p.channels_out), 0.5f), bias(size_t(p.channels_out), 0.25f);
+      const lce::BConv2D op(p, filter.data(), mul.data(), bias.data(), nullptr);
+      std::vector<float> out(size_t(op.out_h() * op.out_w() * p.channels_out));
+      double sec = 1e30, one = 1e30;  // T threads, and 1 (threads > 1 only)
+      for (int round = 0; round < (threads > 1 ? 3 : 1); ++round) {
+        sec = std::min(sec, best_of([&] { op.run(input.data(), out.data(), lce_par); }));
+        if (threads > 1) one = std::min(one, best_of([&] { op.run(input.data(), out.data()); }));
+      }
+      total += sec, total_one += one;
+      const double macs = double(p.channels_out) * double(op.out_h() * op.out_w()) * double(l.k * l.k * l.cin);
+      std::printf("%-10s LceBconv2d cin=%4lld cout=%4lld hw=%3lld k=%lld s=%lld  %7.3f ms  %5.1f MAC/cycle@2.5GHz",
+                  k.name, (long long)l.cin, (long long)p.channels_out, (long long)l.hw, (long long)l.k,
+                  (long long)l.stride, sec * 1e3, macs / sec / 2.5e9);
+      if (threads > 1) std::printf("  1 thread %7.3f ms  %.2fx", one * 1e3, one / sec);
+      std::printf("\n");
+    }
+    std::printf("total %.3f ms (%s as LceBconv2d, %d thread%s)", total * 1e3,
+                rep ? "rep-reactnet-a" : "reactnet-a", threads, threads > 1 ? "s" : "");
+    if (threads > 1) std::printf("; 1 thread %.3f ms, %.2fx", total_one * 1e3, total_one / total);
+    std::printf("\n");
+    return 0;
+  }
   if (pairs) {
     // each block's 3x3 and 1x1 as a linked session runs them (P writes C's sign bits, C reads them
     // and P's output as its residual), then as one binary_block_pair_forward call
