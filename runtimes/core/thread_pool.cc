@@ -7,8 +7,9 @@
 namespace rep_deploy::core {
 namespace {
 
-// How long a worker polls for the next job before it sleeps: longer than the float ops between two
-// binary convs of a model usually take, far shorter than the time between two frames.
+// How long a worker polls for the next job before it sleeps: it bridges the two jobs of one conv
+// (packing, then the GEMM tasks) and short gaps between convs, and an idle interpreter costs
+// nothing. Not yet tuned on a phone, where XNNPACK's own threads spin between the float ops too.
 constexpr std::chrono::microseconds kSpin{100};
 
 inline void relax() {
@@ -17,6 +18,18 @@ inline void relax() {
 #elif defined(__aarch64__)
   asm volatile("yield");
 #endif
+}
+
+// Moves the calling thread off CPU `cpu`: its affinity without that CPU (the kernel migrates it at
+// once), then the affinity it had (it stays where it now is). False if it could not.
+bool move_off(int cpu) {
+  cpu_set_t had, without;
+  if (sched_getaffinity(0, sizeof had, &had) != 0) return false;
+  without = had;
+  CPU_CLR(cpu, &without);
+  if (CPU_COUNT(&without) == 0 || sched_setaffinity(0, sizeof without, &without) != 0) return false;
+  sched_setaffinity(0, sizeof had, &had);
+  return true;
 }
 
 }  // namespace
@@ -68,18 +81,6 @@ void ThreadPool::run(void (*fn)(void*, size_t), size_t total, void* usr) {
     else
       std::this_thread::yield();
   }
-}
-
-// Moves the calling thread off CPU `cpu`: its affinity without that CPU (the kernel migrates it at
-// once), then the affinity it had (it stays where it now is). False if it could not.
-static bool move_off(int cpu) {
-  cpu_set_t had, without;
-  if (sched_getaffinity(0, sizeof had, &had) != 0) return false;
-  without = had;
-  CPU_CLR(cpu, &without);
-  if (CPU_COUNT(&without) == 0 || sched_setaffinity(0, sizeof without, &without) != 0) return false;
-  sched_setaffinity(0, sizeof had, &had);
-  return true;
 }
 
 void ThreadPool::work() {
