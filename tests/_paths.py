@@ -11,6 +11,8 @@ import pytest
 
 from rep_deploy.runtime import KERNEL_ENV, make_session_options
 
+# every kernel path of the native library, in the order tables list them
+ALL_PATHS = ("reference", "portable", "avx2", "avx512", "avx512vpopcnt", "neon")
 PATHS = ["reference", "portable", "avx2", "avx512", "avx512vpopcnt"] if platform.machine() in (
     "x86_64", "AMD64") else ["reference", "portable", "neon"]
 

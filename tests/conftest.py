@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from _paths import ALL_PATHS
 
-# The kernel paths of the native library, and the test parameters that name one (test_ort_kernels'
-# kernel_path fixture; test_block_pairs' and test_link_signs' path).
-KERNEL_PATHS = ("reference", "portable", "avx2", "avx512", "avx512vpopcnt", "neon")
+from rep_deploy.runtime import KERNEL_ENV
+
+# The test parameters that name a kernel path (test_ort_kernels' kernel_path fixture;
+# test_block_pairs' and test_link_signs' path).
 KERNEL_PARAMS = ("kernel_path", "path")
 _outcomes: dict[str, collections.Counter[str]] = {}
 _skip_reasons: dict[str, collections.Counter[str]] = {}
@@ -43,14 +45,14 @@ def zoo_tflite(tmp_path_factory) -> Callable[[str, int | None], tuple[Any, Any]]
 def _kernel_path(item: pytest.Item) -> str | None:
     params = getattr(getattr(item, "callspec", None), "params", {})
     path = next((params[k] for k in KERNEL_PARAMS if k in params), None)
-    return path if path in KERNEL_PATHS else None
+    return path if path in ALL_PATHS else None
 
 
 def _skip_reason(report: pytest.TestReport) -> str:
     """The skip's message, from the library's own words on where it names the path."""
     longrepr = report.longrepr
     text = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-    cut = text.rfind("REP_DEPLOY_KERNEL=")
+    cut = text.rfind(KERNEL_ENV + "=")
     return (text[cut:] if cut >= 0 else text.removeprefix("Skipped: "))[:100]
 
 
@@ -73,7 +75,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if not _outcomes:
         return
     terminalreporter.write_sep("-", "kernel paths of the path-parametrized tests")
-    for path in KERNEL_PATHS:
+    for path in ALL_PATHS:
         counts = _outcomes.get(path)
         if not counts:
             continue

@@ -30,9 +30,9 @@ from rep_deploy.ops import binary_conv, binary_conv_block, binary_conv_fused, bi
 from rep_deploy.runtime import KERNEL_ENV, library_path, make_session_options
 
 from _onnx import make_model
-from _paths import same_bits
+from _paths import ALL_PATHS, same_bits
 
-PATHS = ["reference", "portable", "avx2", "avx512", "avx512vpopcnt", "neon"]
+PATHS = list(ALL_PATHS)
 
 
 # ---------------------------------------------------------------------------------------------
