@@ -176,7 +176,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::mt19937_64 rng(1);
-  SpinPool pool(threads);
+  // (not for --lce: its workers spin without pause, and would compete with the ThreadPool's)
+  SpinPool pool(lce_ops ? 1 : threads);
   ParallelRunner par;
   if (threads > 1) par.call = SpinPool::call, par.self = &pool;
   const clockid_t clk = threads > 1 ? CLOCK_MONOTONIC : CLOCK_THREAD_CPUTIME_ID;
