@@ -130,6 +130,80 @@ def test_threads_give_the_same_bits(device: Path, bundle: Bundle) -> None:
         assert np.array_equal(y.view(np.uint32), outputs[0].view(np.uint32))
 
 
+@pytest.fixture(scope="module")
+def pooled_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``rep-deploy tflite`` of MaxPool 3x3/2 (SAME-like, odd map) -> BinaryConv (70 channels: 3
+    words) -> MaxPool 2x2/2 -> BinaryConv: LCE rewrites sign(MaxPool(x)) as LceBMaxPool2d of the
+    packed signs, the first after an LceQuantize, the second after a conv writing bit-packed output."""
+    tflite = pytest.importorskip("rep_deploy.converters.tflite")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from _onnx import make_model
+    from rep_deploy import ops
+    from rep_deploy.ops import bitpack
+
+    rng = np.random.default_rng(25)
+    sign = lambda shape: np.where(rng.standard_normal(shape) >= 0, 1.0, -1.0).astype(np.float32)  # noqa: E731
+    conv = dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1] * 4, dilations=[1, 1], group=1, pad_value=0)
+    nodes = [helper.make_node("MaxPool", ["x"], ["p1"], kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4),
+             ops.make_node("BinaryConv", ["p1", "w1", "s1"], ["c1"], name="conv1", **conv),
+             helper.make_node("MaxPool", ["c1"], ["p2"], kernel_shape=[2, 2], strides=[2, 2]),
+             ops.make_node("BinaryConv", ["p2", "w2", "s2"], ["y"], name="conv2", **conv)]
+    consts = [("w1", bitpack.pack_weights(sign((40, 70, 3, 3)))), ("s1", np.ones(40, np.float32)),
+              ("w2", bitpack.pack_weights(sign((24, 40, 3, 3)))),
+              ("s2", rng.uniform(0.5, 2.0, 24).astype(np.float32))]
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 70, 13, 13])
+    out = tmp_path_factory.mktemp("pooled")
+    model = onnx.load_from_string(make_model(nodes, [x], ["y"], consts))
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 24, 3, 3]))
+    onnx.save(model, out / "model.onnx")
+    try:
+        tflite.convert_to_tflite(out / "model.onnx", out / "model.tflite", images=POOL_BATCH)
+    except tflite.TFLiteDependencyError as e:
+        pytest.skip(str(e))
+    hist = tflite.inspect_tflite((out / "model.tflite").read_bytes()).op_histogram
+    assert hist.get("LceBMaxPool2d") == 2 and hist.get("LceBconv2d") == 2 and "MAX_POOL_2D" not in hist, hist
+    return out / "model.tflite"
+
+
+POOL_BATCH = 3
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_binary_maxpool_matches_lce(device: Path, bundle: Bundle, pooled_tflite: Path, threads: int) -> None:
+    """LceBMaxPool2d on stock LiteRT (qemu) against LCE's x86 interpreter: a wrong bit in either pool
+    moves a conv output by 2 (of the few tens they reach with 360 taps): percent, where LCE and
+    LiteRT round the float multiplier apart by under 1e-6 of the largest output."""
+    import rep_deploy as rd
+
+    folder = device / DEVICE_DIR
+    shutil.copy(pooled_tflite, folder / "pooled.tflite")
+    x = np.random.default_rng(threads).standard_normal((POOL_BATCH, 70, 13, 13)).astype(np.float32)
+    np.save(folder / "px.npy", np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    r = _run_device(device, bundle, "pooled.tflite", input="px.npy", output=f"py{threads}.npy", threads=threads)
+    assert r.returncode == 0, r.stderr
+    y = np.load(folder / f"py{threads}.npy").transpose(0, 3, 1, 2)  # the file's NHWC; the session's NCHW
+    want = np.asarray(rd.InferenceSession(pooled_tflite).run(x))
+    assert y.shape == want.shape == (POOL_BATCH, 24, 3, 3), (y.shape, want.shape)
+    max_rel = float(np.abs(y - want).max() / np.abs(want).max())
+    print(f"threads {threads}: LceBMaxPool2d model, max |LiteRT+rep-deploy - LCE| / max |LCE| = {max_rel:.2e}")
+    assert max_rel < 1e-5
+
+
+def test_binary_maxpool_bad_option_is_one_line(device: Path, bundle: Bundle, pooled_tflite: Path) -> None:
+    # Every LceBMaxPool2d loses its filter_height key (renamed, same length): named, nothing written.
+    folder = device / DEVICE_DIR
+    data = pooled_tflite.read_bytes()
+    assert data.count(b"filter_height") >= 2
+    (folder / "badpool.tflite").write_bytes(data.replace(b"filter_height", b"filter_heighx"))
+    np.save(folder / "bx.npy", np.zeros((POOL_BATCH, 13, 13, 70), np.float32))
+    line = _one_line_error(_run_device(device, bundle, "badpool.tflite", input="bx.npy", output="bad.npy",
+                                       json_out="bad.json"), "LceBMaxPool2d (output '")
+    assert "option filter_height is missing" in line and "(LceBMaxPool2d) failed to prepare" in line, line
+    assert not list(folder.glob("bad.*")) and not list(folder.glob("*.tmp"))
+
+
 def _one_line_error(r: subprocess.CompletedProcess, named: str) -> str:
     assert r.returncode == 1 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
     lines = r.stderr.splitlines()

@@ -1,4 +1,5 @@
-// Larq Compute Engine's op contract (LceQuantize, LceDequantize, LceBconv2d) on rep-deploy's core.
+// Larq Compute Engine's op contract (LceQuantize, LceDequantize, LceBconv2d, LceBMaxPool2d) on
+// rep-deploy's core.
 //
 // The LiteRT adapter (runtimes/litert/) parses a node's inputs and flexbuffer options into these
 // types and calls them; nothing here knows LiteRT. Semantics, as LCE's converter writes the files
@@ -20,6 +21,11 @@
 //   - bit-packed output int32 [N, OH, OW, words(Cout)]: bit c = accum > threshold[c] (SAME with
 //     pad_value 1 or VALID only; no activation).
 // * LceQuantize: float [..., C] -> int32 [..., words(C)]; LceDequantize: the inverse, +1.0 / -1.0.
+// * LceBMaxPool2d (the converter's rewrite of sign(MaxPool2D(x)) as MaxPool of sign(x)): int32 NHWC
+//   [N, H, W, words] -> [N, OH, OW, words]; filter fh x fw, stride, padding SAME (TFLite's rule as
+//   above, dilation 1) or VALID. Each output channel is the max of the +-1 values in the window's
+//   in-image taps (out-of-image taps are ignored, as TFLite's float MaxPool2D ignores them), so it
+//   is -1 (bit 1) only where every tap is -1: the AND of the taps' words. Padding bits stay 0.
 #pragma once
 
 #include <cstdint>
@@ -73,6 +79,25 @@ class BConv2D {
 // The oracle: a direct loop over the definition above, same arguments (tests; REP_DEPLOY_KERNEL=reference).
 void bconv2d_reference(const BConv2DParams& p, const int32_t* input, const int32_t* filter,
                        const float* multiplier, const float* bias, const int32_t* thresholds, void* output);
+
+// One LceBMaxPool2d node. words: the input's last dimension (the op has no channel count).
+struct BMaxPool2DParams {
+  int64_t batch = 1, in_h = 0, in_w = 0, words = 0;
+  int64_t filter_h = 0, filter_w = 0, stride_h = 1, stride_w = 1;
+  Padding padding = Padding::kSame;
+};
+struct PoolShape {
+  int64_t out_h = 0, out_w = 0;  // may be 0 (VALID on an image smaller than the filter)
+};
+// The output's height and width; throws std::invalid_argument with one line naming the bad option
+// or shape ("LceBMaxPool2d: ...").
+PoolShape bmaxpool2d_shape(const BMaxPool2DParams& p);
+// output: int32 [batch, out_h, out_w, words]. Separable: each output row first ANDs its window's
+// input rows once per input column, then each pixel ANDs its window's columns of that; tasks are
+// output rows.
+void bmaxpool2d(const BMaxPool2DParams& p, const int32_t* input, int32_t* output, const ParallelRunner& par = {});
+// The oracle: per channel bit, the max of the window's dequantized +-1 values, packed again.
+void bmaxpool2d_reference(const BMaxPool2DParams& p, const int32_t* input, int32_t* output);
 
 void quantize(const float* x, int64_t rows, int64_t channels, int32_t* out);    // out: [rows][words(channels)]
 void dequantize(const int32_t* x, int64_t rows, int64_t channels, float* out);  // out: [rows][channels]

@@ -20,10 +20,10 @@ namespace {
   throw std::invalid_argument(os.str());
 }
 
-// TFLite's SAME rule for one axis: the output covers ceil(in / stride) positions and the total
-// padding needed for that is split with the smaller half first.
-void same_axis(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t* out,
-               int64_t* before, int64_t* after) {
+}  // namespace
+
+void same_axis(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t* out, int64_t* before,
+               int64_t* after) {
   *out = (in + stride - 1) / stride;
   const int64_t total = (*out - 1) * stride + (k - 1) * dilation + 1 - in;
   const int64_t t = total > 0 ? total : 0;
@@ -32,11 +32,9 @@ void same_axis(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t*
 }
 
 int64_t valid_axis(int64_t in, int64_t k, int64_t stride, int64_t dilation) {
-  const int64_t span = in - (k - 1) * dilation;  // positions where the dilated kernel fits
+  const int64_t span = in - (k - 1) * dilation;
   return span > 0 ? (span - 1) / stride + 1 : 0;
 }
-
-}  // namespace
 
 Geometry make_geometry(const BConv2DParams& p) {
   constexpr int64_t kMaxDim = int64_t(1) << 24;  // keeps every index product far from overflow
@@ -87,6 +85,36 @@ Geometry make_geometry(const BConv2DParams& p) {
       fail(p, "bit-packed output needs padding VALID or SAME with pad_values 1");
     if (p.activation != Activation::kNone)
       fail(p, "bit-packed output takes no fused activation (it is folded into the thresholds)");
+  }
+  return g;
+}
+
+PoolGeometry make_pool_geometry(const BMaxPool2DParams& p) {
+  const auto fail = [&](const std::string& what) {
+    std::ostringstream os;
+    os << "LceBMaxPool2d: " << what << " (input [" << p.batch << "," << p.in_h << "," << p.in_w << ","
+       << p.words << "], filter " << p.filter_h << "x" << p.filter_w << ", stride " << p.stride_h << "x"
+       << p.stride_w << ", padding " << (p.padding == Padding::kSame ? "SAME" : "VALID") << ")";
+    throw std::invalid_argument(os.str());
+  };
+  constexpr int64_t kMaxDim = int64_t(1) << 24;
+  if (p.batch < 0 || p.in_h < 1 || p.in_w < 1 || p.batch > kMaxDim || p.in_h > kMaxDim || p.in_w > kMaxDim)
+    fail("the input needs batch >= 0 and positive height and width");
+  if (p.words < 1 || p.words > kMaxDim) fail("the input needs at least one bit-packed word per pixel");
+  if (p.filter_h < 1 || p.filter_w < 1 || p.filter_h > 4096 || p.filter_w > 4096)
+    fail("filter_height and filter_width must be in [1, 4096]");
+  if (p.stride_h < 1 || p.stride_w < 1 || p.stride_h > 4096 || p.stride_w > 4096)
+    fail("stride_height and stride_width must be in [1, 4096]");
+  PoolGeometry g;
+  int64_t after = 0;
+  if (p.padding == Padding::kSame) {
+    same_axis(p.in_h, p.filter_h, p.stride_h, 1, &g.out_h, &g.pad_top, &after);
+    same_axis(p.in_w, p.filter_w, p.stride_w, 1, &g.out_w, &g.pad_left, &after);
+  } else if (p.padding == Padding::kValid) {
+    g.out_h = valid_axis(p.in_h, p.filter_h, p.stride_h, 1);
+    g.out_w = valid_axis(p.in_w, p.filter_w, p.stride_w, 1);
+  } else {
+    fail("padding must be 0 (SAME) or 1 (VALID)");
   }
   return g;
 }

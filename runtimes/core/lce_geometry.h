@@ -1,5 +1,5 @@
-// Validation and derived sizes of one LceBconv2d node (lce.h), shared by the optimized BConv2D and
-// the reference so both reject the same parameters with the same one-line messages.
+// Validation and derived sizes of one LceBconv2d or LceBMaxPool2d node (lce.h), shared by the
+// optimized ops and the references so both reject the same parameters with the same one-line messages.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +21,19 @@ struct Geometry {
 
 // Throws std::invalid_argument naming the offending option or shape ("LceBconv2d: ...").
 Geometry make_geometry(const BConv2DParams& p);
+
+// TFLite's SAME rule for one axis: the output covers ceil(in / stride) positions and the total
+// padding needed for that is split with the smaller half first.
+void same_axis(int64_t in, int64_t k, int64_t stride, int64_t dilation, int64_t* out, int64_t* before,
+               int64_t* after);
+// VALID: the positions where the dilated kernel fits (0 if it never does).
+int64_t valid_axis(int64_t in, int64_t k, int64_t stride, int64_t dilation);
+
+// LceBMaxPool2d's output size and leading padding (SAME only, else 0); throws as bmaxpool2d_shape.
+struct PoolGeometry {
+  int64_t out_h = 0, out_w = 0, pad_top = 0, pad_left = 0;
+};
+PoolGeometry make_pool_geometry(const BMaxPool2DParams& p);
 
 // Clamp range of the fused activation on the integer conv result (lce.h).
 struct ClampRange {

@@ -91,4 +91,16 @@ std::map<std::string, int64_t> read_int_map(const uint8_t* data, size_t size) {
   return out;
 }
 
+IntOptions::IntOptions(const char* buffer, size_t length)
+    : values_(read_int_map(reinterpret_cast<const uint8_t*>(buffer), length)) {}
+
+int64_t IntOptions::get(const char* key, int64_t lo, int64_t hi) const {
+  const auto it = values_.find(key);
+  if (it == values_.end()) throw std::invalid_argument(std::string("option ") + key + " is missing");
+  if (it->second < lo || it->second > hi)
+    throw std::invalid_argument(std::string("option ") + key + " = " + std::to_string(it->second) +
+                                " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
+  return it->second;
+}
+
 }  // namespace rep_deploy::litert

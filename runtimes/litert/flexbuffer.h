@@ -16,4 +16,16 @@ namespace rep_deploy::litert {
 // skipped. Throws std::invalid_argument with one line when the bytes are not a flexbuffer map.
 std::map<std::string, int64_t> read_int_map(const uint8_t* data, size_t size);
 
+// A custom op's options as LCE's converter writes them: every key it reads is required (a truncated
+// map is named, not defaulted) and range-checked.
+class IntOptions {
+ public:
+  IntOptions(const char* buffer, size_t length);  // throws as read_int_map
+  // The value of `key`; throws std::invalid_argument "option KEY is missing" or "... is out of range".
+  int64_t get(const char* key, int64_t lo, int64_t hi) const;
+
+ private:
+  std::map<std::string, int64_t> values_;
+};
+
 }  // namespace rep_deploy::litert

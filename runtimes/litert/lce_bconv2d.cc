@@ -6,7 +6,6 @@
 // invoke) and sizes the output; Invoke runs it. Float and bit-packed outputs are supported; int8
 // output (LCE's quantized variant) is refused by name.
 #include <memory>
-#include <stdexcept>
 
 #include "core/lce.h"
 #include "flexbuffer.h"
@@ -24,42 +23,20 @@ struct OpData {
   std::unique_ptr<lce::BConv2D> conv;
 };
 
-// Every key LCE's converter writes; all are required, so a truncated map is named, not defaulted.
 lce::BConv2DParams parse_options(const char* buffer, size_t length) {
-  const auto m = read_int_map(reinterpret_cast<const uint8_t*>(buffer), length);
-  auto get = [&](const char* key, int64_t lo, int64_t hi) {
-    const auto it = m.find(key);
-    if (it == m.end()) throw std::invalid_argument(std::string("option ") + key + " is missing");
-    if (it->second < lo || it->second > hi)
-      throw std::invalid_argument(std::string("option ") + key + " = " + std::to_string(it->second) +
-                                  " is out of range [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
-    return it->second;
-  };
+  const IntOptions o(buffer, length);
   constexpr int64_t kBig = 1 << 20;
   lce::BConv2DParams p;
-  p.channels_in = get("channels_in", 1, kBig);
-  p.stride_h = get("stride_height", 1, kBig);
-  p.stride_w = get("stride_width", 1, kBig);
-  p.dilation_h = get("dilation_height_factor", 1, kBig);
-  p.dilation_w = get("dilation_width_factor", 1, kBig);
-  p.padding = static_cast<lce::Padding>(get("padding", 0, 1));  // schema Padding: SAME 0, VALID 1
-  p.pad_value = int(get("pad_values", 0, 1));
-  p.activation = static_cast<lce::Activation>(get("fused_activation_function", 0, 3));
+  p.channels_in = o.get("channels_in", 1, kBig);
+  p.stride_h = o.get("stride_height", 1, kBig);
+  p.stride_w = o.get("stride_width", 1, kBig);
+  p.dilation_h = o.get("dilation_height_factor", 1, kBig);
+  p.dilation_w = o.get("dilation_width_factor", 1, kBig);
+  p.padding = static_cast<lce::Padding>(o.get("padding", 0, 1));  // schema Padding: SAME 0, VALID 1
+  p.pad_value = int(o.get("pad_values", 0, 1));
+  p.activation = static_cast<lce::Activation>(o.get("fused_activation_function", 0, 3));
   return p;
 }
-
-void* init(TfLiteOpaqueContext*, const char* buffer, size_t length) {
-  auto* data = new (std::nothrow) OpData;
-  if (!data) return nullptr;
-  try {
-    data->options = parse_options(buffer, length);
-  } catch (const std::exception& e) {
-    data->options_error = e.what();
-  }
-  return data;
-}
-
-void free_data(TfLiteOpaqueContext*, void* data) { delete static_cast<OpData*>(data); }
 
 // A constant per-output-channel vector (multiplier, bias or thresholds) of `type`, or the error.
 std::string check_vector(const TfLiteOpaqueTensor* t, const char* what, int type, int64_t channels) {
@@ -137,9 +114,8 @@ int invoke(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     const auto* x = static_cast<const int32_t*>(api().TfLiteOpaqueTensorData(api().TfLiteOpaqueNodeGetInput(context, node, 0)));
     void* y = api().TfLiteOpaqueTensorData(output);
     if (!x || !y) return report(context, kOp, output, "tensor data not allocated");
-    // LiteRT offers custom ops no thread pool through the C API: the library's own (lce_pool)
-    const std::shared_ptr<core::ThreadPool> pool = lce_pool();
-    data->conv->run(x, y, pool ? pool->runner() : core::ParallelRunner{});
+    // LiteRT offers custom ops no thread pool through the C API: the library's own
+    with_lce_threads([&](const core::ParallelRunner& par) { data->conv->run(x, y, par); });
     return kTfLiteOk;
   });
 }
@@ -147,7 +123,8 @@ int invoke(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
 }  // namespace
 
 TfLiteOperator* lce_bconv2d_operator() {
-  static TfLiteOperator* op = make_operator(kOp, {init, free_data, prepare, invoke});
+  static TfLiteOperator* op =
+      make_operator(kOp, {init_options<OpData, parse_options>, free_data<OpData>, prepare, invoke});
   return op;
 }
 

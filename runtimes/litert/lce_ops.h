@@ -1,4 +1,5 @@
-// Shared pieces of the LCE op adapters (lce_quantize.cc, lce_dequantize.cc, lce_bconv2d.cc): the
+// Shared pieces of the LCE op adapters (lce_quantize.cc, lce_dequantize.cc, lce_bconv2d.cc,
+// lce_bmaxpool2d.cc): the
 // resolved C API, tensor accessors, and the error convention. Every failure is reported through
 // TfLiteOpaqueContextReportError as one line "<Op> (output '<tensor>'): <what>" and returns
 // kTfLiteError; LiteRT then adds which node number failed. No exception crosses the C boundary.
@@ -7,6 +8,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,7 @@ const Api& api();
 TfLiteOperator* lce_quantize_operator();
 TfLiteOperator* lce_dequantize_operator();
 TfLiteOperator* lce_bconv2d_operator();
+TfLiteOperator* lce_bmaxpool2d_operator();
 
 // The kernel functions of one custom op (init and free optional: ops without per-node data).
 struct OpFunctions {
@@ -34,12 +37,36 @@ struct OpFunctions {
 // A custom TfLiteOperator named `name` (version 1) with these functions; nullptr if LiteRT refuses.
 TfLiteOperator* make_operator(const char* name, const OpFunctions& f);
 
-// The threads LceBconv2d runs on (RepDeploySetLceThreads): LiteRT's C API gives custom ops no thread
+// Init and Free of an op with flexbuffer options. Data (the node's data) has `options`, set by
+// Parse(buffer, length), and `options_error`: Init cannot report, so Prepare reports a parse error.
+template <class Data, auto Parse>
+void* init_options(TfLiteOpaqueContext*, const char* buffer, size_t length) {
+  auto* data = new (std::nothrow) Data;
+  if (!data) return nullptr;
+  try {
+    data->options = Parse(buffer, length);
+  } catch (const std::exception& e) {
+    data->options_error = e.what();
+  }
+  return data;
+}
+template <class Data>
+void free_data(TfLiteOpaqueContext*, void* data) {
+  delete static_cast<Data*>(data);
+}
+
+// The threads LceBconv2d and LceBMaxPool2d run on (RepDeploySetLceThreads): LiteRT's C API gives custom ops no thread
 // pool, so the library keeps one, process-wide. set_lce_threads(n): n >= 1, the invoking thread
 // counting as one. lce_pool(): the pool, or null for 1 thread; the caller's copy keeps it alive
 // through a run even if the count changes meanwhile.
 void set_lce_threads(int threads);
 std::shared_ptr<core::ThreadPool> lce_pool();
+// Calls run(runner) with the library's threads as a core ParallelRunner, keeping the pool alive.
+template <typename F>
+void with_lce_threads(F&& run) {
+  const std::shared_ptr<core::ThreadPool> pool = lce_pool();
+  run(pool ? pool->runner() : core::ParallelRunner{});
+}
 
 std::vector<int64_t> dims(const TfLiteOpaqueTensor* t);
 std::string shape_text(const std::vector<int64_t>& shape);  // "[1, 8, 8, 1]"

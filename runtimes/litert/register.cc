@@ -29,7 +29,7 @@ int say(char* buf, size_t size, const std::string& text) {
 
 }  // namespace
 
-// Adds LceQuantize, LceDequantize and LceBconv2d (custom ops, version 1) to `options`.
+// Adds LceQuantize, LceDequantize, LceBconv2d and LceBMaxPool2d (custom ops, version 1) to `options`.
 // `litert_handle`: dlopen handle of the LiteRT C API library (RTLD_DEFAULT when linked in).
 // Returns 0, or 1 with a one-line message in `error` (a symbol the library lacks, ...).
 extern "C" __attribute__((visibility("default"))) int RepDeployRegisterLceOps(TfLiteInterpreterOptions* options,
@@ -48,14 +48,15 @@ extern "C" __attribute__((visibility("default"))) int RepDeployRegisterLceOps(Tf
     done = true;
   }
   if (!resolved.empty()) return say(error, error_size, resolved);
-  for (TfLiteOperator* op : {lce_quantize_operator(), lce_dequantize_operator(), lce_bconv2d_operator()}) {
+  for (TfLiteOperator* op : {lce_quantize_operator(), lce_dequantize_operator(), lce_bconv2d_operator(),
+                             lce_bmaxpool2d_operator()}) {
     if (!op) return say(error, error_size, "LiteRT could not create a custom operator");
     g_api.TfLiteInterpreterOptionsAddOperator(options, op);
   }
   return 0;
 }
 
-// The threads LceBconv2d runs on, the calling thread counting as one (default 1: LiteRT's C API gives
+// The threads LceBconv2d and LceBMaxPool2d run on, the calling thread counting as one (default 1: LiteRT's C API gives
 // custom ops no thread pool, so the library starts its own; process-wide, like the operators).
 // Returns 0, or 1 when threads < 1.
 extern "C" __attribute__((visibility("default"))) int RepDeploySetLceThreads(int threads) {

@@ -4,7 +4,9 @@
 // channels 1..300 (word and 64-bit-word boundaries), kernels 1x1..5x5 and non-square, stride and
 // dilation 1/2, SAME with pad_values 0 and 1, VALID, groups, every fused activation, batch 1..3,
 // images smaller than the kernel. Float cases with multiplier 1 and bias 0 expose the integer conv
-// itself. Also quantize / dequantize and the validation messages.
+// itself. Also quantize / dequantize, LceBMaxPool2d against its +-1 oracle (filters 1x1..4x4 and
+// non-square, strides 1..3, both paddings, filters larger than the image, words 1..5, batch 0..3,
+// random bits in the channel padding) and the validation messages.
 // Usage: test_lce [--cases N | --cases-from-env] [--seed S] [--kernel NAME]
 // (exit status 0 = all passed, 77 = the requested kernel is not supported here)
 #include <atomic>
@@ -229,6 +231,79 @@ void test_quantize(std::mt19937_64& rng) {
   }
 }
 
+// LceBMaxPool2d: bmaxpool2d (separable word ANDs, in order / reversed / on 3 threads) against
+// bmaxpool2d_reference (per channel, the max of the window's +-1 values), every bit.
+void bmaxpool_case(const BMaxPool2DParams& p, std::mt19937_64& rng) {
+  char what[200];
+  std::snprintf(what, sizeof what, "LceBMaxPool2d N=%lld H=%lld W=%lld words=%lld f=%lldx%lld s=%lldx%lld %s",
+                (long long)p.batch, (long long)p.in_h, (long long)p.in_w, (long long)p.words,
+                (long long)p.filter_h, (long long)p.filter_w, (long long)p.stride_h, (long long)p.stride_w,
+                p.padding == Padding::kSame ? "SAME" : "VALID");
+  std::vector<int32_t> input(size_t(p.batch * p.in_h * p.in_w * p.words));
+  // mostly -1 bits (an AND of random words is soon 0 everywhere), so windows keep both outcomes
+  for (int32_t& v : input) v = int32_t(uint32_t(rng()) | uint32_t(rng()) | uint32_t(rng()));
+  const PoolShape s = bmaxpool2d_shape(p);
+  const size_t n = size_t(p.batch * s.out_h * s.out_w * p.words);
+  std::vector<int32_t> want(n, 0x7f7f7f7f), got(n, 0x5a5a5a5a);  // every output word must be written
+  bmaxpool2d_reference(p, input.data(), want.data());
+  static ThreadPool pool(3);
+  const uint64_t how = rng() % 3;
+  bmaxpool2d(p, input.data(), got.data(), how == 0 ? ParallelRunner{} : how == 1 ? reversed_runner() : pool.runner());
+  size_t bad = 0, first = 0, ones = 0;
+  for (size_t i = 0; i < n; ++i) {
+    ones += size_t(__builtin_popcount(uint32_t(want[i])));
+    if (want[i] != got[i] && bad++ == 0) first = i;
+  }
+  CHECK(bad == 0, "%s: %zu of %zu words differ, first at %zu (want 0x%08x got 0x%08x)", what, bad, n, first,
+        unsigned(want[first]), unsigned(got[first]));
+  CHECK(n == 0 || (ones > 0 && ones < 32 * n), "%s: the oracle's output is constant (%zu of %zu bits set)",
+        what, ones, 32 * n);
+}
+
+void test_bmaxpool(std::mt19937_64& rng, int cases) {
+  const auto make = [](int64_t n, int64_t h, int64_t w, int64_t nw, int64_t fh, int64_t fw, int64_t sh,
+                       int64_t sw, Padding pad) {
+    BMaxPool2DParams p;
+    p.batch = n, p.in_h = h, p.in_w = w, p.words = nw, p.filter_h = fh, p.filter_w = fw;
+    p.stride_h = sh, p.stride_w = sw, p.padding = pad;
+    return p;
+  };
+  // the converter's usual pools: 2x2/2 VALID, 3x3/2 SAME on even and odd maps, 3x3/1 SAME
+  for (const Padding pad : {Padding::kSame, Padding::kValid})
+    for (const int64_t size : {1, 2, 7, 8, 56})
+      for (const int64_t f : {2, 3}) {
+        bmaxpool_case(make(2, size, size, 2, f, f, 2, 2, pad), rng);
+        bmaxpool_case(make(1, size, size + 3, 3, f, f, 1, 1, pad), rng);
+      }
+  // filters larger than the image: SAME clips every window, VALID has no output
+  bmaxpool_case(make(1, 2, 3, 1, 4, 5, 1, 2, Padding::kSame), rng);
+  const BMaxPool2DParams none = make(1, 2, 3, 1, 4, 5, 1, 1, Padding::kValid);
+  CHECK(bmaxpool2d_shape(none).out_h == 0 && bmaxpool2d_shape(none).out_w == 0, "VALID 4x5 on 2x3 has an output");
+  bmaxpool_case(make(1, 5, 2, 1, 3, 3, 1, 1, Padding::kValid), rng);  // out_h 3, out_w 0
+  bmaxpool_case(make(0, 5, 5, 2, 3, 3, 2, 2, Padding::kSame), rng);   // batch 0
+  for (int i = 0; i < cases; ++i) {
+    const int64_t h = 1 + int64_t(rng() % 12), w = rng() % 8 == 0 ? 60 + int64_t(rng() % 20) : 1 + int64_t(rng() % 12);
+    bmaxpool_case(make(1 + int64_t(rng() % 3), h, w, 1 + int64_t(rng() % 5), 1 + int64_t(rng() % 4),
+                       1 + int64_t(rng() % 4), 1 + int64_t(rng() % 3), 1 + int64_t(rng() % 3),
+                       rng() % 2 ? Padding::kSame : Padding::kValid),
+                  rng);
+  }
+  const auto expect = [](const BMaxPool2DParams& p, const char* needle) {
+    try {
+      bmaxpool2d_shape(p);
+      CHECK(false, "LceBMaxPool2d: no error (expected '%s')", needle);
+    } catch (const std::invalid_argument& e) {
+      CHECK(std::strstr(e.what(), needle) != nullptr && std::strncmp(e.what(), "LceBMaxPool2d: ", 15) == 0,
+            "error '%s' lacks '%s'", e.what(), needle);
+    }
+  };
+  expect(make(1, 4, 4, 1, 0, 2, 1, 1, Padding::kSame), "filter_height and filter_width");
+  expect(make(1, 4, 4, 1, 2, 2, 1, 0, Padding::kSame), "stride_height and stride_width");
+  expect(make(1, 4, 4, 0, 2, 2, 1, 1, Padding::kSame), "bit-packed word");
+  expect(make(1, 0, 4, 1, 2, 2, 1, 1, Padding::kSame), "positive height and width");
+  expect(make(1, 4, 4, 1, 2, 2, 1, 1, Padding(2)), "padding must be 0 (SAME) or 1 (VALID)");
+}
+
 void expect_error(const BConv2DParams& p, const char* needle) {
   std::vector<int32_t> filter(4096, 0);
   std::vector<float> f(4096, 1.0f);
@@ -313,6 +388,7 @@ int main(int argc, char** argv) {
     const Case c = random_case(rng);
     for (const char* path : paths) run_case(c, path, rng);
   }
+  test_bmaxpool(rng, cases);
   test_errors();
   test_thread_pool(rng);
   std::printf("%d random cases, seed %llu: %s (%d failures)\n", cases, (unsigned long long)seed,
