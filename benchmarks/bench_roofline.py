@@ -46,11 +46,12 @@ makes the popcount bound loose, so a layer can exceed 100% of it; the measured G
 
 Usage:  python benchmarks/bench_roofline.py [--model rep-reactnet-a|reactnet-a] [--threads 1]
             [--graph session|exported] [--kernel PATH] [--rounds 15] [--seconds 0.4]
-            [--onnx model.onnx] [--only TEXT ...] [--json out/bench_roofline.json]
+            [--onnx model.onnx] [--only TEXT ...] [--json out/bench_roofline.json] [--plot F.png]
 """
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import pathlib
@@ -462,7 +463,13 @@ def main(argv: list[str] | None = None) -> int:
                          "--only binary_pw --only Concat): for iterating on a few layers, under "
                          "perf too; the model's totals then cover those layers only")
     ap.add_argument("--json", default="out/bench_roofline.json", help="where to write results")
+    ap.add_argument("--plot", metavar="FILE.png",
+                    help="also draw the roofline and each layer's %% of its bound (roofline_plot.py; "
+                         "matplotlib); the same from a saved JSON: roofline_plot.py RESULT.json")
     args = ap.parse_args(argv)
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # say so before a long run
+        print("error: --plot needs matplotlib: pip install matplotlib (or bash scripts/setup.sh)", file=sys.stderr)
+        return 2
     if args.kernel:
         os.environ[KERNEL_ENV] = args.kernel
     path = kernel_path()  # asked of the library: the path its dispatch picks here
@@ -524,6 +531,10 @@ def main(argv: list[str] | None = None) -> int:
     pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     pathlib.Path(args.json).write_text(json.dumps(out, indent=1))
     print(f"wrote {args.json}")
+    if args.plot:
+        import roofline_plot
+
+        print(f"wrote {roofline_plot.plot(out, args.plot)}")
     return 0
 
 

@@ -7,7 +7,7 @@ read back, Y1 goes through L3: at RepBNN widths a 56x56 Y1 is 3.2 MB against a 5
 the two convs run tile by tile (``core::binary_block_pair_forward``): Y1's tile stays in cache and
 is never written. The arithmetic is the same, so outputs are bit-identical (tests/test_block_pairs.py).
 In ``bench_model --pairs`` the 112x112 to 28x28 blocks of rep-reactnet-a ran 10.67 -> 9.55 ms and
-reactnet-a's 8.65 -> 8.17 ms (README, Speed, on a Zen 3). The kernel runs the two halves one after
+reactnet-a's 8.65 -> 8.17 ms (docs/speed_history.md, on a Zen 3). The kernel runs the two halves one after
 the other on small maps (under 12 tiles of 64 pixels), where fusing gains nothing; there the node
 costs what the two did (ORT's profiler, session 13). Sessions apply it by default
 (:func:`rep_deploy.runtime.session_model`; ``fuse_pairs=False`` to leave the pairs linked): whole

@@ -159,7 +159,7 @@ def session_model(model: str | os.PathLike[str] | onnx.ModelProto, path: str | N
     The graph with its block pairs linked (:mod:`rep_deploy.link_signs`: each BinaryConvBlock writes
     the next one's sign bits) and each block's two convs run as one node (:mod:`rep_deploy.block_pairs`;
     ``fuse_pairs=False`` leaves them linked), as bytes; outputs bit-identical. Fused, rep-reactnet-a
-    and reactnet-a ran 2.6-4% faster at 1 thread on a VPOPCNTDQ Xeon (README, Speed, session 13),
+    and reactnet-a ran 2.6-4% faster at 1 thread on a VPOPCNTDQ Xeon (docs/speed_history.md, session 13),
     -3% / 0% by minimums on a Zen 3 (session 12). A file is read with
     :func:`rep_deploy.onnx_file.read_onnx`; when it has nothing to link, or keeps weights in external
     data (which only its path can resolve), its path comes back instead. ``path``: the file a

@@ -102,3 +102,44 @@ def test_only_picks_layers_by_name(both) -> None:
     assert br.pick_layers(session, None) == session
     with pytest.raises(ValueError, match="no binary conv has a name containing 'feature.99'"):
         br.pick_layers(session, ["feature.99"])
+
+
+def _result(fractions: list[float]) -> dict:
+    """A bench_roofline JSON of made-up layers (the plot reads only these fields)."""
+    layers = []
+    for i, f in enumerate(fractions):
+        macs, nbytes = 1e8 * (i + 1), 4e6
+        bound = max(macs / 3e11, nbytes / 2.5e10)
+        layers.append({"name": f"feature.{i}/{'binary_pw' if i % 2 else 'binary_3x3'}", "macs": macs,
+                       "bytes": nbytes, "min_s": bound / f, "fraction_of_bound": f,
+                       "bound_kind": "popcount" if macs / 3e11 > nbytes / 2.5e10 else "memory"})
+    return {"model": "rep-reactnet-a", "graph": "session", "kernel_path": "avx2", "threads": 1,
+            "ghz_nominal": 3.0, "peak_macs_per_cycle_per_core": 100.0, "machine": "test CPU",
+            "measured_peak_macs_per_s_per_core": 2.9e11, "bandwidth": {"copy_bytes_per_s": 2.5e10},
+            "layers": layers, "totals": {"fraction_of_bound": 0.7}}
+
+
+def test_roofline_plot_writes_a_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    import roofline_plot
+
+    out = roofline_plot.plot(_result([0.3, 0.9, 1.02, 0.5]), tmp_path / "sub" / "roof.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    assert [p.name for p in out.parent.iterdir()] == ["roof.png"]  # no .tmp left behind
+
+
+def test_roofline_plot_cli_errors_are_one_line(tmp_path: Path, capsys) -> None:
+    import json
+
+    import roofline_plot
+
+    empty = tmp_path / "empty.json"
+    empty.write_text(json.dumps({**_result([]), "layers": []}))
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps({k: v for k, v in _result([0.5]).items() if k != "bandwidth"}))
+    for path, named in ((empty, "no layers"), (broken, "missing field 'bandwidth'"),
+                        (tmp_path / "none.json", "No such file")):
+        assert roofline_plot.main([str(path), "-o", str(tmp_path / "x.png")]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith(f"error: {path}") and named in err[0], err
+    assert not (tmp_path / "x.png").exists()

@@ -2,7 +2,7 @@
 // threads pinned to each. Multi-threaded timings need it to be read: a cloud guest's two vCPUs may
 // sit on cores that share an L3 (a 50-80 ns round trip on an AMD EPYC Zen 4 guest) or, minutes
 // later, on cores that do not (330 ns on the same guest), and two threads then run rep-reactnet-a
-// (and stock ONNX Runtime alike) ~1.6x slower, which no kernel change explains (README, Speed,
+// (and stock ONNX Runtime alike) ~1.6x slower, which no kernel change explains (docs/speed_history.md,
 // session 16). benchmarks/bench_end_to_end.py probes it every round.
 #pragma once
 
