@@ -301,7 +301,7 @@ def _print_tflite_verification(console, r: dict) -> None:
 
 # ----------------------------------------------------------------------------------------- run
 @main.command()
-@click.argument("model_path", metavar="MODEL.onnx", type=click.Path(exists=True, dir_okay=False))
+@click.argument("model_path", metavar="MODEL", type=click.Path(exists=True, dir_okay=False))
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help="A .npy array (N, C, H, W) or (C, H, W): a normalized float32 batch, or raw "
                    "images with --normalize.")
@@ -310,7 +310,7 @@ def _print_tflite_verification(console, r: dict) -> None:
                    "1/255): apply the model's recorded mean/std. Anything else is refused.")
 @click.option("--threads", type=click.IntRange(1), help="Intra-op threads (default: one per core).")
 @click.option("--no-library", is_flag=True,
-              help="Run the custom ops' ONNX function bodies instead of the native kernels.")
+              help="Run the custom ops' ONNX function bodies instead of the native kernels (.onnx only).")
 @click.option("--top", type=click.IntRange(1), default=1, show_default=True, help="Classes shown per image.")
 @click.option("--save", type=click.Path(dir_okay=False), help="Write the logits to this .npy file.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
@@ -319,8 +319,10 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
         top: int, save: str | None, json_path: str | None) -> None:
     """Run an exported model on a .npy batch and print the top classes per image.
 
-    Each line reads `image I: class C (logit L, p P)`: C is the class index, L the model's raw
-    output for it, P its softmax probability over all classes.
+    MODEL is a model.onnx from `rep-deploy export` (run with rep-deploy's native kernels) or a
+    .tflite from `rep-deploy tflite` (run in LCE's x86 interpreter: a check of its outputs; for its
+    speed on a phone, `rep-deploy bench`). Each line reads `image I: class C (logit L, p P)`: C is
+    the class index, L the model's raw output for it, P its softmax probability over all classes.
 
     \b
     Example:
@@ -338,6 +340,8 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
         raise ReportedError(f"{input_path}: not a plain .npy array ({e})") from None
     if x.ndim == 3:
         x = x[None]
+    if no_library and model_path.endswith(".tflite"):
+        raise ReportedError("--no-library applies to .onnx files: a .tflite runs in LCE's interpreter")
     try:
         sess = InferenceSession(model_path, threads, use_library=False if no_library else None)
         logits = sess.run(sess.normalize(x)) if normalize else sess.run(x)
@@ -350,8 +354,9 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
                                     "probability": float(probs[i, c])} for c in classes]}
               for i, classes in enumerate(order)]
     if json_path:
-        doc = {"model": model_path, "input": input_path, "normalized": normalize,
-               "kernel_path": sess.kernel_path, "logits_shape": list(logits.shape), "images": images}
+        doc = {"model": model_path, "input": input_path, "normalized": normalize, "backend": sess.backend,
+               "engine": sess.engine, "kernel_path": sess.kernel_path, "logits_shape": list(logits.shape),
+               "images": images}
         text = json.dumps(doc, indent=2) + "\n"
         if json_path == "-":
             click.echo(text, nl=False)
@@ -366,7 +371,7 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
     if save:
         np.save(save, logits)
     err = _console()
-    err.print(f"ran on {sess.kernel_path + ' kernels' if sess.kernel_path else 'function bodies'}"
+    err.print(f"ran on {sess.engine}"
               + (f"; wrote logits {logits.shape} to {save}" if save else "")
               + (f"; wrote JSON to {json_path}" if json_path and json_path != "-" else ""))
 

@@ -159,11 +159,20 @@ class InferenceSession:
         """Top-1 class per image for raw images (float in [0, 1] or uint8 0..255; see normalize)."""
         return self.run(self.normalize(images)).argmax(axis=1)
 
+    @property
+    def engine(self) -> str:
+        """What computes this session's outputs, in words (the CLI prints it; JSON records it)."""
+        if self.backend == "lce":
+            return "LCE's x86 interpreter (portable kernels: for checking outputs, not for speed)"
+        if self.uses_library:
+            return f"rep-deploy's native kernels ({self.kernel_path})"
+        if self.uses_custom_ops:
+            return "the custom ops' ONNX function bodies (no native library)"
+        return "stock ONNX Runtime (standard ops only)"
+
     def __repr__(self) -> str:
-        kernels = ("LCE interpreter" if self.backend == "lce" else
-                   f"native kernels ({self.kernel_path})" if self.uses_library else "function bodies")
         return (f"InferenceSession({self.path!r}, model={self.metadata.get('model')!r}, "
-                f"input={_fmt(self.input_shape)}, {kernels})")
+                f"input={_fmt(self.input_shape)}, {self.engine})")
 
 
 def to_unit_range(images: np.ndarray) -> np.ndarray:

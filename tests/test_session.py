@@ -99,8 +99,9 @@ def test_cli_run(exported: Path, tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["run", str(exported), "--input", str(tmp_path / "x.npy"),
                                   "--normalize", "--top", "2", "--save", str(tmp_path / "y.npy")])
     assert r.exit_code == 0, r.output
-    logits = np.load(tmp_path / "y.npy")
     sess = rd.InferenceSession(exported)
+    assert f"ran on rep-deploy's native kernels ({sess.kernel_path})" in r.stderr
+    logits = np.load(tmp_path / "y.npy")
     np.testing.assert_array_equal(logits, sess.run(sess.normalize(x)))
     top2 = np.argsort(-logits[0])[:2]
     assert r.stdout.startswith(f"image 0: class {top2[0]} (logit {logits[0, top2[0]]:.3f}, p ")

@@ -203,6 +203,24 @@ def test_inference_session_runs_tflite_like_onnx(demo_tflite: tuple[Path, Path])
         lite.run(np.zeros((1, 1, 9, 8), np.float32))
 
 
+def test_cli_run_says_lce_ran_a_tflite(demo_tflite: tuple[Path, Path], tmp_path: Path) -> None:
+    from rep_deploy.models import demo
+
+    onnx_path, tflite_path = demo_tflite
+    x, _ = demo.load_test_split()
+    np.save(tmp_path / "x.npy", np.round(x[:5] * 255).astype(np.uint8))
+    r = CliRunner().invoke(main, ["run", str(tflite_path), "--input", str(tmp_path / "x.npy"), "--normalize",
+                                  "--json", str(tmp_path / "r.json")])
+    assert r.exit_code == 0, r.output
+    assert "ran on LCE's x86 interpreter" in r.stderr and "function bodies" not in r.stderr
+    d = json.loads((tmp_path / "r.json").read_text())
+    assert d["backend"] == "lce" and d["kernel_path"] is None and d["engine"].startswith("LCE's x86 interpreter")
+    want = rd.InferenceSession(onnx_path).predict(np.round(x[:5] * 255).astype(np.uint8))
+    assert [i["top"][0]["class"] for i in d["images"]] == want.tolist()
+    r = CliRunner().invoke(main, ["run", str(tflite_path), "--input", str(tmp_path / "x.npy"), "--no-library"])
+    assert r.exit_code != 0 and "--no-library applies to .onnx files" in r.output
+
+
 def test_info_reads_tflite(demo_tflite: tuple[Path, Path], tmp_path: Path) -> None:
     _, tflite_path = demo_tflite
     r = CliRunner().invoke(main, ["info", str(tflite_path), "--json"])
