@@ -433,7 +433,10 @@ def _info_tflite(path: str, as_json: bool) -> None:
         raise ReportedError(str(e)) from None
     except ValueError as e:
         raise ReportedError(f"{path}: {e}") from None
-    d = {"path": path, **asdict(summary)}
+    from rep_deploy.device.litert_ops import litert_gaps
+
+    gaps = litert_gaps(summary.custom_ops)
+    d = {"path": path, **asdict(summary), "stock_litert_gaps": gaps}
     if as_json:
         click.echo(json.dumps(d, indent=2))
         return
@@ -447,6 +450,11 @@ def _info_tflite(path: str, as_json: bool) -> None:
     c.print("ops: " + ", ".join(f"{k} x{v}" for k, v in summary.op_histogram.items()))
     c.print(f"LceBconv2d: {len(summary.bconvs)} ({summary.binary_filter_bytes:,} bytes of bit-packed "
             f"filters); other constants: {summary.other_constant_bytes:,} bytes")
+    if gaps:
+        c.print("stock LiteRT with rep-deploy's LCE ops ([bold]rep-deploy bench[/bold]) cannot run: "
+                + "; ".join(gaps) + " (LCE's own runtime can: bench --runner ./lce_benchmark_model)")
+    else:
+        c.print("stock LiteRT with rep-deploy's LCE ops ([bold]rep-deploy bench[/bold]) runs every custom op in it")
 
 
 # ------------------------------------------------------------------- devices (own modules)

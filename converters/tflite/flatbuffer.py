@@ -41,6 +41,9 @@ class TFLiteSummary:
     input_shape: list[int] = field(default_factory=list)
     output_shape: list[int] = field(default_factory=list)
     metadata: dict[str, Any] = field(default_factory=dict)
+    #: one dict per custom-op node, in graph order: {"op", "node", "inputs", "outputs"}, the tensor
+    #: types lower-case ("float32", "int32", "int8", "bool"; absent optional inputs left out)
+    custom_ops: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _op_name(schema: Any, code: Any) -> str:
@@ -69,19 +72,25 @@ def inspect_tflite(data: bytes) -> TFLiteSummary:
         raise ValueError(f"a damaged or truncated TFLite file ({type(e).__name__}); re-convert or "
                          f"re-copy it") from None
     names = [_op_name(schema, c) for c in model.operatorCodes]
+    type_names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     hist: Counter = Counter()
     bconvs = []
+    custom = []
     filters: set[int] = set()
-    for op in graph.operators:
+    for index, op in enumerate(graph.operators):
         name = names[op.opcodeIndex]
         hist[name] += 1
+        if model.operatorCodes[op.opcodeIndex].customCode:
+            types = lambda ids: [type_names.get(graph.tensors[i].type, "?") for i in ids if i >= 0]  # noqa: E731
+            custom.append({"op": name, "node": index, "inputs": types(op.inputs), "outputs": types(op.outputs)})
         if name == "LceBconv2d":
             options = flexbuffers.Loads(bytes(bytearray(op.customOptions))) if op.customOptions is not None else {}
             filt = graph.tensors[op.inputs[1]]
             out = graph.tensors[op.outputs[0]]
             filters.add(op.inputs[1])
+            kind = type_names.get(out.type, "?")
             bconvs.append({**options, "filter_shape": [int(d) for d in filt.shape],
-                           "output": "bitpacked" if op.inputs[4] >= 0 else "float",
+                           "output": {"int32": "bitpacked", "float32": "float"}.get(kind, kind),
                            "output_shape": [int(d) for d in out.shape]})
     binary = other = 0
     for i, t in enumerate(graph.tensors):
@@ -98,7 +107,7 @@ def inspect_tflite(data: bytes) -> TFLiteSummary:
             meta = json.loads(bytes(bytearray(model.buffers[m.buffer].data)).decode())
     return TFLiteSummary(len(data), dict(sorted(hist.items())), bconvs, binary, other,
                          [int(d) for d in graph.tensors[graph.inputs[0]].shape],
-                         [int(d) for d in graph.tensors[graph.outputs[0]].shape], meta)
+                         [int(d) for d in graph.tensors[graph.outputs[0]].shape], meta, custom)
 
 
 def embed_metadata(data: bytes, metadata: dict[str, Any]) -> bytes:

@@ -108,6 +108,8 @@ def bench_model(device: Device, model: str | os.PathLike[str], options: BenchOpt
         raise BenchError(f"{model}: rep-deploy bench runs .onnx or .tflite files")
     if kind == ".onnx" and options.runner is not None:
         raise BenchError(f"--runner is for .tflite files; {model.name} runs in rep-deploy's ONNX Runtime bundle")
+    if kind == ".tflite" and options.runner is None:
+        _check_litert_ops(model)  # before the device is touched
     info = info or device.info()
     report = progress or (lambda what, done, total: None)
     folder = posixpath.join(DEVICE_ROOT, f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}")
@@ -181,6 +183,24 @@ def _bench_bundle(device: Device, model: Path, options: BenchOptions, folder: st
         "input_shape": list(x.shape),
         "agreement": compare_outputs(out, reference, ref_name, options.tolerance),
     }
+
+
+def _check_litert_ops(model: Path) -> None:
+    """BenchError if the bundle's stock LiteRT cannot run one of the file's custom ops."""
+    from rep_deploy.device.litert_ops import litert_gaps
+
+    try:
+        from rep_deploy.converters.tflite import inspect_tflite
+
+        gaps = litert_gaps(inspect_tflite(model.read_bytes()).custom_ops)
+    except ImportError:  # no TensorFlow on the host: _host_reference says what to install
+        return
+    except ValueError as e:
+        raise BenchError(f"{model}: {e}") from None
+    if gaps:
+        more = f" (and {len(gaps) - 1} more)" if len(gaps) > 1 else ""
+        raise BenchError(f"{model.name}: stock LiteRT with rep-deploy's LCE ops cannot run {gaps[0]}{more}; "
+                         f"LCE's own benchmark binary can: --runner ./lce_benchmark_model")
 
 
 def _host_reference(model: Path, seed: int) -> tuple[np.ndarray, np.ndarray, str, bool]:
