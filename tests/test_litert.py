@@ -191,6 +191,123 @@ def test_binary_maxpool_matches_lce(device: Path, bundle: Bundle, pooled_tflite:
     assert max_rel < 1e-5
 
 
+def _int8_output(data: bytes, op: str, scale: float, zero_point: int) -> bytes:
+    """The model with ``op``'s first node writing int8 (``scale``, ``zero_point``) instead of float32,
+    then a DEQUANTIZE, so the file's inputs and outputs stay float32: LCE ops meeting int8 tensors as
+    in a quantization-aware-trained model (LCE's converter writes those only from fake-quantized
+    graphs, which ``rep-deploy tflite`` never makes)."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(data, 0))
+    graph = model.subgraphs[0]
+    codes = [c.customCode.decode() if c.customCode else None for c in model.operatorCodes]
+    at = next(i for i, o in enumerate(graph.operators) if codes[o.opcodeIndex] == op)
+    t = graph.operators[at].outputs[0]
+    src = graph.tensors[t]
+    assert src.type == schema.TensorType.FLOAT32
+    dq = schema.TensorT()
+    dq.shape, dq.shapeSignature, dq.type = src.shape, src.shapeSignature, schema.TensorType.FLOAT32
+    dq.buffer, dq.name = 0, (src.name or b"t") + b"/dequantized"
+    src.type = schema.TensorType.INT8
+    src.quantization = schema.QuantizationParametersT()
+    src.quantization.scale, src.quantization.zeroPoint = [scale], [zero_point]
+    graph.tensors.append(dq)
+    new = len(graph.tensors) - 1
+    for o in graph.operators[at + 1:]:
+        o.inputs = [new if i == t else i for i in o.inputs]
+    graph.outputs = [new if i == t else i for i in graph.outputs]
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
+    model.operatorCodes.append(code)
+    deq = schema.OperatorT()
+    deq.opcodeIndex, deq.inputs, deq.outputs = len(model.operatorCodes) - 1, [t], [new]
+    graph.operators.insert(at + 1, deq)
+    builder = flatbuffers.Builder(len(data) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+INT8_CHANNELS = 40
+
+
+@pytest.fixture(scope="module")
+def int8_tflites(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """sign(x) used as a float (LceQuantize + LceDequantize), plus -2.5 x, then a BinaryConv
+    (LceQuantize + LceBconv2d), LCE-converted two ways: with float tensors, then LceDequantize's and
+    LceBconv2d's outputs made int8 (``_int8_output``); and with LCE's default int8 range, where
+    LceQuantize reads int8 (the converter's own quantized form)."""
+    tflite = pytest.importorskip("rep_deploy.converters.tflite")
+    import onnx
+    from onnx import TensorProto, helper
+
+    from _onnx import make_model
+    from rep_deploy import ops
+    from rep_deploy.converters.tflite._tf import load
+    from rep_deploy.converters.tflite.lower import lower_to_keras
+    from rep_deploy.ops import bitpack
+
+    rng = np.random.default_rng(8)
+    c = INT8_CHANNELS
+    w = np.where(rng.standard_normal((c, c, 3, 3)) >= 0, 1.0, -1.0).astype(np.float32)
+    conv = dict(kernel_shape=[3, 3], strides=[1, 1], pads=[1] * 4, dilations=[1, 1], group=1, pad_value=1)
+    nodes = [helper.make_node("GreaterOrEqual", ["x", "zero"], ["ge"]),
+             helper.make_node("Where", ["ge", "one", "minus_one"], ["s"]),
+             helper.make_node("Mul", ["x", "slope"], ["m"]),  # a = s - 2.5 x: around 0, where
+             helper.make_node("Add", ["s", "m"], ["a"]),        # the zero point decides the sign
+             ops.make_node("BinaryConv", ["a", "w", "scale"], ["y"], name="conv", **conv)]
+    consts = [("zero", np.zeros(1, np.float32)), ("one", np.ones(1, np.float32)),
+              ("minus_one", -np.ones(1, np.float32)), ("slope", np.full(1, -2.5, np.float32)),
+              ("w", bitpack.pack_weights(w)),
+              ("scale", rng.uniform(0.5, 1.5, c).astype(np.float32))]
+    model = onnx.load_from_string(make_model(
+        nodes, [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c, 9, 9])], ["y"], consts))
+    model.graph.output[0].CopyFrom(helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, c, 9, 9]))
+    try:
+        lce = load().lce
+    except tflite.TFLiteDependencyError as e:
+        pytest.skip(str(e))
+    keras_model = lower_to_keras(model).keras_model
+    plain = lce.convert_keras_model(keras_model, target="arm")
+    out = tmp_path_factory.mktemp("int8")
+    files = {"int8 outputs": out / "int8_outputs.tflite", "int8 input": out / "int8_input.tflite"}
+    files["int8 outputs"].write_bytes(_int8_output(_int8_output(plain, "LceDequantize", 1 / 3, 2),
+                                                   "LceBconv2d", 0.75, -5))
+    files["int8 input"].write_bytes(lce.convert_keras_model(keras_model, target="arm",
+                                                            experimental_default_int8_range=(-3.0, 3.0)))
+    ops_of = {k: tflite.inspect_tflite(f.read_bytes()).custom_ops for k, f in files.items()}
+    assert {(n["op"], n["outputs"][0]) for n in ops_of["int8 outputs"]} >= {("LceDequantize", "int8"),
+                                                                         ("LceBconv2d", "int8")}
+    assert ("LceQuantize", "int8") in {(n["op"], n["inputs"][0]) for n in ops_of["int8 input"]}
+    return files
+
+
+@pytest.mark.parametrize("kind", ["int8 outputs", "int8 input"])
+def test_int8_lce_ops_match_lce(device: Path, bundle: Bundle, int8_tflites: dict[str, Path], kind: str) -> None:
+    """LCE's ops with int8 tensors on stock LiteRT (qemu) against LCE's x86 interpreter: the quantized
+    +-1 of LceDequantize and LceBconv2d's fused int8 transform exactly, LceQuantize's zero point."""
+    import rep_deploy as rd
+
+    folder = device / DEVICE_DIR
+    name = kind.replace(" ", "_") + ".tflite"
+    shutil.copy(int8_tflites[kind], folder / name)
+    x = np.random.default_rng(4).standard_normal((3, INT8_CHANNELS, 9, 9)).astype(np.float32)
+    np.save(folder / "qx.npy", np.ascontiguousarray(x.transpose(0, 2, 3, 1)))
+    r = _run_device(device, bundle, name, input="qx.npy", output="qy.npy", threads=2)
+    assert r.returncode == 0, r.stderr
+    y = np.load(folder / "qy.npy").transpose(0, 3, 1, 2)
+    want = np.asarray(rd.InferenceSession(int8_tflites[kind]).run(x))
+    assert y.shape == want.shape == (3, INT8_CHANNELS, 9, 9)
+    levels = len(np.unique(want))
+    print(f"{kind}: {levels} distinct output values; max |LiteRT+rep-deploy - LCE| = {np.abs(y - want).max():.3g}")
+    assert levels > 20  # the int8 range is used, not saturated
+    if kind == "int8 outputs":  # int8 all the way to the DEQUANTIZE: the same integers
+        np.testing.assert_array_equal(y, want)
+    else:  # LceBconv2d's float output: LCE's fused form rounds apart (lce.h), by < 1e-5 of the
+        # largest output; a wrong sign bit would move an output by 2 x its multiplier (>= 1 here)
+        assert np.abs(y - want).max() <= 1e-5 * np.abs(want).max()
+
+
 def test_binary_maxpool_bad_option_is_one_line(device: Path, bundle: Bundle, pooled_tflite: Path) -> None:
     # Every LceBMaxPool2d loses its filter_height key (renamed, same length): named, nothing written.
     folder = device / DEVICE_DIR

@@ -1,7 +1,7 @@
 """rep_deploy.device.litert_ops: the host's view of which LCE ops the bundle's stock LiteRT runs.
 
 The table must name exactly the ops runtimes/litert/ registers (each adapter's ``kOp``), and the
-check must name what the adapters refuse: unknown custom ops and int8 tensors. (The device tests,
+check must name what the adapters refuse: unknown custom ops and other tensor types. (The device tests,
 tests/test_litert.py, run every op of the table on LiteRT; tests/test_tflite.py checks a real file
 with an int8 output through ``rep-deploy info`` and ``bench``.)
 """
@@ -34,16 +34,18 @@ def test_supported_graphs_have_no_gaps() -> None:
     nodes = [_node("LceQuantize", 0, ["float32"], ["int32"]), _node("LceQuantize", 1, ["bool"], ["int32"]),
              _node("LceBconv2d", 2, ["int32", "int32", "float32", "float32"], ["float32"]),
              _node("LceBconv2d", 3, ["int32", "int32", "int32"], ["int32"]),
-             _node("LceBMaxPool2d", 4, ["int32"], ["int32"]), _node("LceDequantize", 5, ["int32"], ["float32"])]
+             _node("LceBMaxPool2d", 4, ["int32"], ["int32"]), _node("LceDequantize", 5, ["int32"], ["float32"]),
+             _node("LceQuantize", 6, ["int8"], ["int32"]), _node("LceBconv2d", 7, ["int32"], ["int8"]),
+             _node("LceDequantize", 8, ["int32"], ["int8"]), _node("LceDequantize", 9, ["int32"], ["bool"])]
     assert litert_gaps(nodes) == [] and litert_gaps([]) == []
 
 
 def test_gaps_name_the_op_the_type_and_the_nodes() -> None:
-    nodes = [_node("LceBconv2d", 7, ["int32", "int32"], ["int8"]), _node("LceBconv2d", 9, ["int32"], ["int8"]),
-             _node("LceQuantize", 2, ["int8"], ["int32"]), _node("MyOp", 11, ["float32"], ["float32"])]
+    nodes = [_node("LceBconv2d", 7, ["int32", "int32"], ["int16"]), _node("LceBconv2d", 9, ["int32"], ["int16"]),
+             _node("LceQuantize", 2, ["uint8"], ["int32"]), _node("MyOp", 11, ["float32"], ["float32"])]
     assert litert_gaps(nodes) == [
-        "LceBconv2d with int8 output (implemented: float32 or int32): nodes 7, 9",
-        "LceQuantize with int8 input (implemented: bool or float32): node 2",
+        "LceBconv2d with int16 output (implemented: float32 or int32 or int8): nodes 7, 9",
+        "LceQuantize with uint8 input (implemented: bool or float32 or int8): node 2",
         "custom op MyOp (rep-deploy's LiteRT library implements LceQuantize, LceDequantize, LceBconv2d, "
         "LceBMaxPool2d): node 11"]
     many = litert_gaps([_node("X", i, [], []) for i in range(12)])

@@ -221,8 +221,8 @@ def test_cli_run_says_lce_ran_a_tflite(demo_tflite: tuple[Path, Path], tmp_path:
     assert r.exit_code != 0 and "--no-library applies to .onnx files" in r.output
 
 
-def _with_int8_bconv_output(data: bytes) -> bytes:
-    """The same file with its last LceBconv2d's output tensor declared int8 (LCE's quantized form)."""
+def _with_int16_bconv_output(data: bytes) -> bytes:
+    """The same file with its last LceBconv2d's output tensor declared int16 (which no LCE kernel writes)."""
     import flatbuffers
     from tensorflow.lite.python import schema_py_generated as schema
 
@@ -230,7 +230,7 @@ def _with_int8_bconv_output(data: bytes) -> bytes:
     graph = model.subgraphs[0]
     codes = [c.customCode.decode() if c.customCode else "" for c in model.operatorCodes]
     bconv = [op for op in graph.operators if codes[op.opcodeIndex] == "LceBconv2d"][-1]
-    graph.tensors[bconv.outputs[0]].type = schema.TensorType.INT8
+    graph.tensors[bconv.outputs[0]].type = schema.TensorType.INT16
     builder = flatbuffers.Builder(len(data) + 1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
@@ -243,17 +243,18 @@ def test_info_and_bench_name_what_stock_litert_cannot_run(demo_tflite: tuple[Pat
     r = CliRunner().invoke(main, ["info", str(tflite_path), "--json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["stock_litert_gaps"] == []
     assert "runs every custom op in it" in CliRunner().invoke(main, ["info", str(tflite_path)]).stdout
-    int8 = tmp_path / "int8.tflite"
-    int8.write_bytes(_with_int8_bconv_output(tflite_path.read_bytes()))
-    d = json.loads(CliRunner().invoke(main, ["info", str(int8), "--json"]).stdout)
-    assert len(d["stock_litert_gaps"]) == 1 and d["bconvs"][-1]["output"] == "int8"
-    assert d["stock_litert_gaps"][0].startswith("LceBconv2d with int8 output (implemented: float32 or int32): node ")
-    r = CliRunner().invoke(main, ["info", str(int8)])
-    assert r.exit_code == 0 and "cannot run: LceBconv2d with int8 output" in " ".join(r.stdout.split())
+    bad = tmp_path / "int16.tflite"
+    bad.write_bytes(_with_int16_bconv_output(tflite_path.read_bytes()))
+    d = json.loads(CliRunner().invoke(main, ["info", str(bad), "--json"]).stdout)
+    assert len(d["stock_litert_gaps"]) == 1 and d["bconvs"][-1]["output"] == "int16"
+    assert d["stock_litert_gaps"][0].startswith("LceBconv2d with int16 output (implemented: float32 or int32 or "
+                                                "int8): node ")
+    r = CliRunner().invoke(main, ["info", str(bad)])
+    assert r.exit_code == 0 and "cannot run: LceBconv2d with int16 output" in " ".join(r.stdout.split())
     # bench refuses before it touches the device (None here: any use would raise AttributeError)
-    with pytest.raises(BenchError, match=r"^int8.tflite: stock LiteRT with rep-deploy's LCE ops cannot run "
-                                         r"LceBconv2d with int8 output .*--runner ./lce_benchmark_model$"):
-        bench_model(None, int8, BenchOptions())
+    with pytest.raises(BenchError, match=r"^int16.tflite: stock LiteRT with rep-deploy's LCE ops cannot run "
+                                         r"LceBconv2d with int16 output .*--runner ./lce_benchmark_model$"):
+        bench_model(None, bad, BenchOptions())
 
 
 def test_info_reads_tflite(demo_tflite: tuple[Path, Path], tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 
 Stock LiteRT knows none of Larq Compute Engine's ops; ``librep_deploy_litert.so``
 (``runtimes/litert/``) registers its own kernels for them, and refuses at ``Prepare`` what they do
-not implement (int8 tensors: LCE's quantized models, which ``rep-deploy tflite`` never writes).
+not implement (tensor types other than LCE's float32 / bool / int8 / bit-packed int32 forms).
 :func:`litert_gaps` reads those limits off a ``.tflite``'s custom-op nodes, so ``rep-deploy info``
 can say whether a file will run and ``rep-deploy bench`` can refuse one before pushing anything.
 The table mirrors the adapters' own checks; ``tests/test_litert_ops.py`` ties its op names to the
@@ -16,9 +16,9 @@ __all__ = ["LITERT_OPS", "litert_gaps"]
 
 #: op -> (types its first input may have, types its output may have), as the adapters accept them
 LITERT_OPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "LceQuantize": (frozenset({"float32", "bool"}), frozenset({"int32"})),
-    "LceDequantize": (frozenset({"int32"}), frozenset({"float32"})),
-    "LceBconv2d": (frozenset({"int32"}), frozenset({"float32", "int32"})),
+    "LceQuantize": (frozenset({"float32", "bool", "int8"}), frozenset({"int32"})),
+    "LceDequantize": (frozenset({"int32"}), frozenset({"float32", "int8", "bool"})),
+    "LceBconv2d": (frozenset({"int32"}), frozenset({"float32", "int32", "int8"})),
     "LceBMaxPool2d": (frozenset({"int32"}), frozenset({"int32"})),
 }
 

@@ -20,7 +20,15 @@
 //     on the integer conv: NONE none, RELU [0, inf), RELU_N1_TO_1 [-1, 1], RELU6 [0, 6].
 //   - bit-packed output int32 [N, OH, OW, words(Cout)]: bit c = accum > threshold[c] (SAME with
 //     pad_value 1 or VALID only; no activation).
-// * LceQuantize: float [..., C] -> int32 [..., words(C)]; LceDequantize: the inverse, +1.0 / -1.0.
+//   - int8 output [N, OH, OW, Cout] with the output tensor's scale s > 0 and zero point z (SAME with
+//     pad_value 1 or VALID only, as LCE's optimized kernels): LCE's own fused form, so that the
+//     integers match its runtime's: x = clamp(2 * accum, K - hi, K - lo) with [lo, hi] the
+//     activation's range within [-K, K]; m = float(-double(multiplier[c]) / s), b =
+//     float((double(bias[c]) + K * double(multiplier[c])) / s + z); out = saturate(round(float(x) *
+//     m + b)), each float operation rounded once, round half away from zero, saturate to [-128, 127].
+// * LceQuantize: float [..., C] -> int32 [..., words(C)]; int8 input (a quantized model): bit 1 <=>
+//   x < the input's zero point. LceDequantize: the inverse, +1.0 / -1.0; int8 output with scale s
+//   and zero point z: +1 -> min(127, z + r), -1 -> max(-128, z - r), r = round(1.0f / s).
 // * LceBMaxPool2d (the converter's rewrite of sign(MaxPool2D(x)) as MaxPool of sign(x)): int32 NHWC
 //   [N, H, W, words] -> [N, OH, OW, words]; filter fh x fw, stride, padding SAME (TFLite's rule as
 //   above, dilation 1) or VALID. Each output channel is the max of the +-1 values in the window's
@@ -39,7 +47,7 @@ inline int64_t words(int64_t channels) { return (channels + 31) / 32; }
 
 enum class Padding : int { kSame = 0, kValid = 1 };  // TFLite schema values, as the options hold them
 enum class Activation : int { kNone = 0, kRelu = 1, kReluN1To1 = 2, kRelu6 = 3 };
-enum class Output : int { kFloat = 0, kBitpacked = 1 };
+enum class Output : int { kFloat = 0, kBitpacked = 1, kInt8 = 2 };
 
 struct BConv2DParams {
   int64_t batch = 1, in_h = 0, in_w = 0, channels_in = 0;  // channels_in: the op's option
@@ -50,12 +58,14 @@ struct BConv2DParams {
   int pad_value = 1;  // 0 or 1 (SAME only)
   Activation activation = Activation::kNone;
   Output output = Output::kFloat;
+  float out_scale = 1.0f;      // int8 output: the output tensor's quantization
+  int32_t out_zero_point = 0;
 };
 
 // One LceBconv2d node: validates the parameters and prepares (repacks) the constant filter once.
 class BConv2D {
  public:
-  // filter: OHWI as above; multiplier, bias: [channels_out] (float output, else ignored);
+  // filter: OHWI as above; multiplier, bias: [channels_out] (float and int8 output, else ignored);
   // thresholds: [channels_out] (bit-packed output, else ignored). Throws std::invalid_argument
   // with one line naming the offending option or shape.
   BConv2D(const BConv2DParams& p, const int32_t* filter, const float* multiplier, const float* bias,
@@ -67,8 +77,8 @@ class BConv2D {
   int64_t out_h() const;
   int64_t out_w() const;
   const char* kernel_path() const;  // the instruction-set path run() takes (REP_DEPLOY_KERNEL honoured)
-  // input: int32 [batch, in_h, in_w, words(channels_in)]; output: float [batch, out_h, out_w,
-  // channels_out] or int32 [batch, out_h, out_w, words(channels_out)].
+  // input: int32 [batch, in_h, in_w, words(channels_in)]; output: float or int8 [batch, out_h, out_w,
+  // channels_out], or int32 [batch, out_h, out_w, words(channels_out)].
   void run(const int32_t* input, void* output, const ParallelRunner& par = {}) const;
 
  private:
@@ -100,6 +110,8 @@ void bmaxpool2d(const BMaxPool2DParams& p, const int32_t* input, int32_t* output
 void bmaxpool2d_reference(const BMaxPool2DParams& p, const int32_t* input, int32_t* output);
 
 void quantize(const float* x, int64_t rows, int64_t channels, int32_t* out);    // out: [rows][words(channels)]
+void quantize(const int8_t* x, int64_t rows, int64_t channels, int32_t zero_point, int32_t* out);
 void dequantize(const int32_t* x, int64_t rows, int64_t channels, float* out);  // out: [rows][channels]
+void dequantize(const int32_t* x, int64_t rows, int64_t channels, float scale, int32_t zero_point, int8_t* out);
 
 }  // namespace rep_deploy::core::lce

@@ -10,7 +10,7 @@
 //     past the channels cleared, zero bits contribute nothing); out-of-image pixels are all-zero
 //     words, i.e. +1 inputs, which is pad_value 1 exactly;
 //   * tasks of 64 consecutive output pixels of one image run the GEMM for every group and 64-channel
-//     chunk into popcount tiles, then the scalar epilogue writes NHWC float or bit-packed words.
+//     chunk into popcount tiles, then the scalar epilogue writes NHWC float, int8 or bit-packed words.
 //     Where that leaves fewer than kMinTasks tasks (a 7x7 map is one), each pixel task is split
 //     into runs of whole 32-channel blocks (channel_chunks), so that threads share the conv.
 // Zero padding (pad_value 0) is made exact in integers like the core's own (binary_conv.h): an
@@ -57,6 +57,7 @@ struct BConv2D::Impl {
   std::vector<int32_t> filter;  // the original words, for REP_DEPLOY_KERNEL=reference
   std::vector<float> mul, bias;
   std::vector<int32_t> thresholds;
+  Int8Transform int8;  // int8 output only
 
   void prepare_filter();
   void pack_row(const int32_t* input, uint64_t* xp, int64_t n, int64_t yp) const;
@@ -147,7 +148,9 @@ void BConv2D::Impl::conv_task(const uint64_t* xp, void* output, int64_t n, int64
   const ClampRange range = clamp_range(p.activation);
   const bool bitpacked = p.output == Output::kBitpacked;
   const int64_t pix0 = n * g.out_h * g.out_w + f0;
-  float* out_f = bitpacked ? nullptr : static_cast<float*>(output) + pix0 * cout;
+  const bool quantized = p.output == Output::kInt8;
+  float* out_f = bitpacked || quantized ? nullptr : static_cast<float*>(output) + pix0 * cout;
+  int8_t* out_q = quantized ? static_cast<int8_t*>(output) + pix0 * cout : nullptr;
   uint32_t* out_b = bitpacked ? static_cast<uint32_t*>(output) + pix0 * g.out_words : nullptr;
   if (bitpacked) {  // the task's words of each pixel: all, or its blocks' (groups of one)
     const bool all = b0 == 0 && b1 == nocb;
@@ -216,6 +219,8 @@ void BConv2D::Impl::conv_task(const uint64_t* xp, void* output, int64_t n, int64
           if (bitpacked) {
             if (accum > thresholds[size_t(oc)])
               out_b[pi * g.out_words + oc / 32] |= uint32_t(1) << (oc % 32);
+          } else if (quantized) {
+            out_q[pi * cout + oc] = int8(accum, oc);
           } else {
             int64_t conv = kb - 2 * accum;
             conv = conv < range.lo ? range.lo : conv > range.hi ? range.hi : conv;
@@ -240,7 +245,7 @@ BConv2D::BConv2D(const BConv2DParams& p, const int32_t* filter, const float* mul
   if (!filter || (!bitpacked && (!multiplier || !bias)) || (bitpacked && !thresholds))
     throw std::invalid_argument(bitpacked ? "LceBconv2d: bit-packed output needs the filter and "
                                             "output_threshold"
-                                          : "LceBconv2d: float output needs the filter, "
+                                          : "LceBconv2d: float and int8 output need the filter, "
                                             "post_activation_multiplier and post_activation_bias");
   const int64_t cout = p.channels_out;
   m.filter.assign(filter, filter + cout * m.g.taps() * p.filter_words);
@@ -249,6 +254,7 @@ BConv2D::BConv2D(const BConv2DParams& p, const int32_t* filter, const float* mul
   } else {
     m.mul.assign(multiplier, multiplier + cout);
     m.bias.assign(bias, bias + cout);
+    if (p.output == Output::kInt8) m.int8 = int8_transform(p, m.g, multiplier, bias);
   }
   m.cw = (m.g.cin_g + 63) / 64;
   m.hp = p.in_h + m.g.pad_top + m.g.pad_bottom;

@@ -1,5 +1,7 @@
 #include "lce_geometry.h"
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -55,8 +57,8 @@ Geometry make_geometry(const BConv2DParams& p) {
   if (p.activation != Activation::kNone && p.activation != Activation::kRelu &&
       p.activation != Activation::kReluN1To1 && p.activation != Activation::kRelu6)
     fail(p, "fused_activation_function must be NONE, RELU, RELU_N1_TO_1 or RELU6");
-  if (p.output != Output::kFloat && p.output != Output::kBitpacked)
-    fail(p, "the output must be float32 or bit-packed int32");
+  if (p.output != Output::kFloat && p.output != Output::kBitpacked && p.output != Output::kInt8)
+    fail(p, "the output must be float32, bit-packed int32 or int8");
 
   Geometry g;
   g.kh = p.filter_h, g.kw = p.filter_w;
@@ -78,6 +80,15 @@ Geometry make_geometry(const BConv2DParams& p) {
   } else {
     g.out_h = valid_axis(p.in_h, p.filter_h, p.stride_h, p.dilation_h);
     g.out_w = valid_axis(p.in_w, p.filter_w, p.stride_w, p.dilation_w);
+  }
+  if (p.output == Output::kInt8) {
+    // LCE's optimized kernels take int8 output only without zero padding, and its fused transform
+    // counts every tap in K
+    if (p.padding == Padding::kSame && p.pad_value == 0)
+      fail(p, "int8 output needs padding VALID or SAME with pad_values 1");
+    if (!(p.out_scale > 0.0f) || !std::isfinite(p.out_scale))
+      fail(p, "int8 output needs a positive, finite output scale");
+    if (p.out_zero_point < -128 || p.out_zero_point > 127) fail(p, "the int8 output's zero point must be in [-128, 127]");
   }
   if (p.output == Output::kBitpacked) {
     // LCE's converter writes thresholds only where out-of-image taps count as +1 inputs.
@@ -117,6 +128,22 @@ PoolGeometry make_pool_geometry(const BMaxPool2DParams& p) {
     fail("padding must be 0 (SAME) or 1 (VALID)");
   }
   return g;
+}
+
+Int8Transform int8_transform(const BConv2DParams& p, const Geometry& g, const float* multiplier, const float* bias) {
+  const int64_t k = g.taps() * g.cin_g;
+  const ClampRange r = clamp_range(p.activation);
+  const int64_t lo = std::max<int64_t>(r.lo, -k), hi = std::min<int64_t>(r.hi, k);
+  Int8Transform t;
+  t.x_lo = k - hi, t.x_hi = k - lo;
+  t.mul.resize(size_t(p.channels_out));
+  t.bias.resize(size_t(p.channels_out));
+  const double s = p.out_scale, z = p.out_zero_point;
+  for (int64_t c = 0; c < p.channels_out; ++c) {
+    t.mul[size_t(c)] = static_cast<float>(-double(multiplier[c]) / s);
+    t.bias[size_t(c)] = static_cast<float>((double(bias[c]) + double(k) * double(multiplier[c])) / s + z);
+  }
+  return t;
 }
 
 ClampRange clamp_range(Activation a) {

@@ -2,7 +2,10 @@
 // optimized ops and the references so both reject the same parameters with the same one-line messages.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "lce.h"
 
@@ -40,5 +43,18 @@ struct ClampRange {
   int32_t lo, hi;
 };
 ClampRange clamp_range(Activation a);
+
+// LceBconv2d's int8 output transform (lce.h), per output channel, shared by BConv2D and the reference.
+struct Int8Transform {
+  int64_t x_lo = 0, x_hi = 0;  // the clamp of 2 * accum
+  std::vector<float> mul, bias;
+  int8_t operator()(int64_t accum, int64_t oc) const {
+    const int64_t x = std::min(std::max(2 * accum, x_lo), x_hi);
+    const float y = static_cast<float>(x) * mul[size_t(oc)];  // two roundings, no FMA
+    const float r = std::round(y + bias[size_t(oc)]);         // half away from zero, as TfLiteRound
+    return r >= 127.0f ? int8_t(127) : r >= -128.0f ? int8_t(r) : int8_t(-128);  // NaN: -128
+  }
+};
+Int8Transform int8_transform(const BConv2DParams& p, const Geometry& g, const float* multiplier, const float* bias);
 
 }  // namespace rep_deploy::core::lce

@@ -27,7 +27,9 @@ void bconv2d_reference(const BConv2DParams& p, const int32_t* input, const int32
   const Geometry g = make_geometry(p);
   const int64_t fw = p.filter_words;
   const ClampRange range = clamp_range(p.activation);
+  const Int8Transform int8 = p.output == Output::kInt8 ? int8_transform(p, g, multiplier, bias) : Int8Transform{};
   float* out_f = static_cast<float*>(output);
+  int8_t* out_q = static_cast<int8_t*>(output);
   int32_t* out_b = static_cast<int32_t*>(output);
   for (int64_t n = 0; n < p.batch; ++n)
     for (int64_t yo = 0; yo < g.out_h; ++yo)
@@ -54,7 +56,9 @@ void bconv2d_reference(const BConv2DParams& p, const int32_t* input, const int32
               }
             }
           const int64_t conv = taps_counted * g.cin_g - 2 * accum;
-          if (p.output == Output::kFloat) {
+          if (p.output == Output::kInt8) {
+            out_q[pix * p.channels_out + oc] = int8(accum, oc);  // no zero padding: K taps counted
+          } else if (p.output == Output::kFloat) {
             const int64_t c = conv < range.lo ? range.lo : conv > range.hi ? range.hi : conv;
             const float v = static_cast<float>(c) * multiplier[oc];
             out_f[pix * p.channels_out + oc] = v + bias[oc];

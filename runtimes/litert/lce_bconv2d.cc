@@ -3,8 +3,8 @@
 // Init parses the node's flexbuffer options; Prepare checks the five inputs (input, filter,
 // post_activation_multiplier, post_activation_bias, output_threshold; absent ones are index -1),
 // builds the BConv2D from the constant tensors (repacking the filter once per allocation, not per
-// invoke) and sizes the output; Invoke runs it. Float and bit-packed outputs are supported; int8
-// output (LCE's quantized variant) is refused by name.
+// invoke) and sizes the output; Invoke runs it. Float, bit-packed and int8 (LCE's quantized
+// variant: the output tensor's scale and zero point join the transform) outputs are supported.
 #include <memory>
 
 #include "core/lce.h"
@@ -76,8 +76,12 @@ int prepare(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     const int out_type = api().TfLiteOpaqueTensorType(output);
     const float *multiplier = nullptr, *bias = nullptr;
     const int32_t* thresholds = nullptr;
-    if (out_type == kTfLiteFloat32) {
-      p.output = lce::Output::kFloat;
+    if (out_type == kTfLiteFloat32 || out_type == kTfLiteInt8) {
+      p.output = out_type == kTfLiteFloat32 ? lce::Output::kFloat : lce::Output::kInt8;
+      if (p.output == lce::Output::kInt8) {
+        const TfLiteQuantizationParams q = int8_quantization(output, "the output");
+        p.out_scale = q.scale, p.out_zero_point = q.zero_point;
+      }
       for (int i : {2, 3}) {
         const char* what = i == 2 ? "post_activation_multiplier" : "post_activation_bias";
         const std::string err = check_vector(input_at(i), what, kTfLiteFloat32, p.channels_out);
@@ -90,8 +94,6 @@ int prepare(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
       const std::string err = check_vector(input_at(4), "output_threshold", kTfLiteInt32, p.channels_out);
       if (!err.empty()) return report(context, kOp, output, err);
       thresholds = static_cast<const int32_t*>(api().TfLiteOpaqueTensorData(input_at(4)));
-    } else if (out_type == kTfLiteInt8) {
-      return report(context, kOp, output, "int8 output is not supported by rep-deploy's kernels (float32 or bit-packed int32 only)");
     } else {
       return report(context, kOp, output, std::string("output type ") + type_name(out_type) + " is not supported");
     }
@@ -99,7 +101,7 @@ int prepare(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     // Throws std::invalid_argument naming the bad option or shape; guarded() reports it.
     data->conv = std::make_unique<lce::BConv2D>(p, static_cast<const int32_t*>(api().TfLiteOpaqueTensorData(filter)),
                                                 multiplier, bias, thresholds);
-    const int64_t channels = p.output == lce::Output::kFloat ? p.channels_out : lce::words(p.channels_out);
+    const int64_t channels = p.output == lce::Output::kBitpacked ? lce::words(p.channels_out) : p.channels_out;
     if (!resize(context, output, {p.batch, data->conv->out_h(), data->conv->out_w(), channels}))
       return report(context, kOp, output, "cannot resize the output");
     return kTfLiteOk;

@@ -1,6 +1,9 @@
-// LceDequantize: bit-packed int32 [..., words(C)] -> float32 [..., C] of +1.0 / -1.0 (core/lce.h).
+// LceDequantize: bit-packed int32 [..., words(C)] -> float32 [..., C] of +1.0 / -1.0 (core/lce.h);
+// in quantized models int8, the output tensor's quantized +-1; or bool, true for +1.
 // C cannot be inferred from the packed input, so it is the model's output channel count; the
 // leading axes follow the input (a resized batch included).
+#include <vector>
+
 #include "core/lce.h"
 #include "lce_ops.h"
 
@@ -17,9 +20,11 @@ int prepare(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     const TfLiteOpaqueTensor* input = api().TfLiteOpaqueNodeGetInput(context, node, 0);
     if (!input || api().TfLiteOpaqueTensorType(input) != kTfLiteInt32)
       return report(context, kOp, output, "input must be int32 (bit-packed)");
-    if (api().TfLiteOpaqueTensorType(output) != kTfLiteFloat32)
-      return report(context, kOp, output, std::string("output is ") + type_name(api().TfLiteOpaqueTensorType(output)) +
-                                              ", only float32 is supported");
+    const int type = api().TfLiteOpaqueTensorType(output);
+    if (type != kTfLiteFloat32 && type != kTfLiteInt8 && type != kTfLiteBool)
+      return report(context, kOp, output, std::string("output is ") + type_name(type) +
+                                              ", only float32, int8 and bool are supported");
+    if (type == kTfLiteInt8) int8_quantization(output, "the output");  // throws if unusable
     std::vector<int64_t> in = dims(input), out = dims(output);
     if (in.empty() || out.size() != in.size() || out.back() <= 0 || core::lce::words(out.back()) != in.back())
       return report(context, kOp, output, "output shape " + shape_text(out) + " does not unpack input " + shape_text(in));
@@ -35,9 +40,21 @@ int invoke(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     const std::vector<int64_t> shape = dims(output);
     const int64_t rows = rows_of(shape);
     const auto* x = static_cast<const int32_t*>(api().TfLiteOpaqueTensorData(input));
-    auto* y = static_cast<float*>(api().TfLiteOpaqueTensorData(output));
+    void* y = api().TfLiteOpaqueTensorData(output);
     if (!x || !y) return report(context, kOp, output, "tensor data not allocated");
-    core::lce::dequantize(x, rows, shape.back(), y);
+    const int type = api().TfLiteOpaqueTensorType(output);
+    if (type == kTfLiteFloat32) {
+      core::lce::dequantize(x, rows, shape.back(), static_cast<float*>(y));
+    } else if (type == kTfLiteInt8) {
+      const TfLiteQuantizationParams q = int8_quantization(output, "the output");
+      core::lce::dequantize(x, rows, shape.back(), q.scale, q.zero_point, static_cast<int8_t*>(y));
+    } else {  // bool, one byte each: from the +-1.0 floats, so the bit layout stays the core's alone
+      thread_local std::vector<float> scratch;
+      scratch.resize(size_t(rows * shape.back()));
+      core::lce::dequantize(x, rows, shape.back(), scratch.data());
+      auto* b = static_cast<uint8_t*>(y);
+      for (size_t i = 0; i < scratch.size(); ++i) b[i] = scratch[i] > 0.0f;
+    }
     return kTfLiteOk;
   });
 }

@@ -1,6 +1,8 @@
 #include "lce_ops.h"
 
+#include <cmath>
 #include <mutex>
+#include <stdexcept>
 
 namespace rep_deploy::litert {
 namespace {
@@ -46,6 +48,14 @@ const char* type_name(int tflite_type) {
 bool is_constant(const TfLiteOpaqueTensor* t) {
   const int a = api().TfLiteOpaqueTensorGetAllocationType(t);
   return (a == kTfLiteMmapRo || a == kTfLitePersistentRo) && api().TfLiteOpaqueTensorData(t) != nullptr;
+}
+
+TfLiteQuantizationParams int8_quantization(const TfLiteOpaqueTensor* t, const char* what) {
+  const TfLiteQuantizationParams q = api().TfLiteOpaqueTensorGetQuantizationParams(t);
+  if (!(q.scale > 0.0f) || !std::isfinite(q.scale) || q.zero_point < -128 || q.zero_point > 127)
+    throw std::invalid_argument(std::string(what) + " is int8 without a usable quantization (scale " +
+                                std::to_string(q.scale) + ", zero point " + std::to_string(q.zero_point) + ")");
+  return q;
 }
 
 bool resize(TfLiteOpaqueContext* context, TfLiteOpaqueTensor* t, const std::vector<int64_t>& shape) {

@@ -73,6 +73,9 @@ std::string shape_text(const std::vector<int64_t>& shape);  // "[1, 8, 8, 1]"
 int64_t rows_of(const std::vector<int64_t>& shape);  // product of all but the channel (last) axis
 const char* type_name(int tflite_type);
 bool is_constant(const TfLiteOpaqueTensor* t);  // data from the model (or fixed at prepare)
+// An int8 tensor's scale and zero point; throws std::invalid_argument naming `what` when the scale is
+// not positive and finite (a tensor without quantization has scale 0) or the zero point is not int8.
+TfLiteQuantizationParams int8_quantization(const TfLiteOpaqueTensor* t, const char* what);
 
 // Resizes `t` to `shape` (LiteRT takes ownership of the array it gets).
 bool resize(TfLiteOpaqueContext* context, TfLiteOpaqueTensor* t, const std::vector<int64_t>& shape);

@@ -1,7 +1,7 @@
-// LceQuantize: float32 or bool [..., C] -> bit-packed int32 [..., words(C)] (core/lce.h).
+// LceQuantize: float32, bool or int8 [..., C] -> bit-packed int32 [..., words(C)] (core/lce.h).
 // Bool inputs appear where LCE's converter folded `where(cond, +1, -1)` into the op: true is +1
-// (bit 0), false is -1 (bit 1). LCE's int8 input (zero-point comparison) rep-deploy's converter
-// never writes, so it is refused by name rather than misread.
+// (bit 0), false is -1 (bit 1). Int8 inputs appear in quantized models: -1 below the input
+// tensor's zero point.
 #include <vector>
 
 #include "core/lce.h"
@@ -20,8 +20,10 @@ int prepare(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     const TfLiteOpaqueTensor* input = api().TfLiteOpaqueNodeGetInput(context, node, 0);
     if (!input) return report(context, kOp, output, "has no input tensor");
     const int type = api().TfLiteOpaqueTensorType(input);
-    if (type != kTfLiteFloat32 && type != kTfLiteBool)
-      return report(context, kOp, output, std::string("input is ") + type_name(type) + ", only float32 and bool are supported");
+    if (type != kTfLiteFloat32 && type != kTfLiteBool && type != kTfLiteInt8)
+      return report(context, kOp, output, std::string("input is ") + type_name(type) +
+                                              ", only float32, bool and int8 are supported");
+    if (type == kTfLiteInt8) int8_quantization(input, "the input");  // throws if unusable
     if (api().TfLiteOpaqueTensorType(output) != kTfLiteInt32)
       return report(context, kOp, output, "output must be int32 (bit-packed)");
     std::vector<int64_t> shape = dims(input);
@@ -43,6 +45,11 @@ int invoke(TfLiteOpaqueContext* context, TfLiteOpaqueNode* node) {
     if (!x || !y) return report(context, kOp, output, "tensor data not allocated");
     if (api().TfLiteOpaqueTensorType(input) == kTfLiteFloat32) {
       core::lce::quantize(static_cast<const float*>(x), rows, shape.back(), y);
+      return kTfLiteOk;
+    }
+    if (api().TfLiteOpaqueTensorType(input) == kTfLiteInt8) {
+      const int32_t zero_point = int8_quantization(input, "the input").zero_point;
+      core::lce::quantize(static_cast<const int8_t*>(x), rows, shape.back(), zero_point, y);
       return kTfLiteOk;
     }
     // bool (one byte each): as +-1.0 floats, so the bit layout stays the core's alone. The copy is

@@ -23,6 +23,8 @@ typedef struct TfLiteOpaqueTensor TfLiteOpaqueTensor;
 // common.h: `typedef struct { int size; int data[]; } TfLiteIntArray;` (data follows size; see
 // int_array_data below: C++ has no flexible array member).
 typedef struct TfLiteIntArray { int size; } TfLiteIntArray;
+// c_api_types.h: a tensor's per-tensor affine quantization (real = scale * (q - zero_point)).
+typedef struct TfLiteQuantizationParams { float scale; int32_t zero_point; } TfLiteQuantizationParams;
 }
 
 namespace rep_deploy::litert {
@@ -94,6 +96,7 @@ using ErrorReporter = void (*)(void* user_data, const char* format, va_list args
   X(TfLiteOpaqueTensorByteSize, size_t, (const TfLiteOpaqueTensor*))                                   \
   X(TfLiteOpaqueTensorName, const char*, (const TfLiteOpaqueTensor*))                                  \
   X(TfLiteOpaqueTensorGetAllocationType, int, (const TfLiteOpaqueTensor*))                             \
+  X(TfLiteOpaqueTensorGetQuantizationParams, TfLiteQuantizationParams, (const TfLiteOpaqueTensor*))     \
   X(TfLiteOpaqueContextResizeTensor, int, (TfLiteOpaqueContext*, TfLiteOpaqueTensor*, TfLiteIntArray*)) \
   X(TfLiteOpaqueContextReportError, void, (TfLiteOpaqueContext*, const char*, ...))                    \
   X(TfLiteIntArrayCreate, TfLiteIntArray*, (int))

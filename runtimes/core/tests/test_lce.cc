@@ -43,7 +43,7 @@ std::string describe(const BConv2DParams& p) {
                 (long long)p.filter_words, (long long)p.stride_h, (long long)p.stride_w,
                 (long long)p.dilation_h, (long long)p.dilation_w,
                 p.padding == Padding::kSame ? "SAME" : "VALID", p.pad_value, int(p.activation),
-                p.output == Output::kFloat ? "float" : "bitpacked");
+                p.output == Output::kFloat ? "float" : p.output == Output::kInt8 ? "int8" : "bitpacked");
   return buf;
 }
 
@@ -64,7 +64,7 @@ struct Case {
 };
 
 void run_case(const Case& c, const char* path, std::mt19937_64& rng) {
-  const BConv2DParams& p = c.p;
+  BConv2DParams p = c.p;
   const int64_t in_words = words(p.channels_in);
   const int64_t groups = in_words / p.filter_words;
   const int64_t cin_g = p.channels_in / groups;
@@ -93,24 +93,43 @@ void run_case(const Case& c, const char* path, std::mt19937_64& rng) {
   }
 
   std::vector<int32_t> want, got;
+  const bool q8 = p.output == Output::kInt8;
+  if (q8) {  // a scale that spreads the outputs over the int8 range without saturating most of them
+    p.out_scale = float((0.75 * double(k_bits) + 20.0) / 110.0) * (0.5f + float(rng() % 100) / 100.0f);
+    p.out_zero_point = int32_t(rng() % 61) - 30;
+  }
   const auto out_words = [&](int64_t oh, int64_t ow) {
-    return size_t(p.batch * oh * ow * (p.output == Output::kFloat ? p.channels_out : words(p.channels_out)));
+    return size_t(p.batch * oh * ow * (p.output == Output::kBitpacked ? words(p.channels_out) : p.channels_out));
   };
+  std::vector<int8_t> want8, got8;  // int8 outputs, widened into want / got to compare
   setenv("REP_DEPLOY_KERNEL", path, 1);
   try {
     BConv2D op(p, filter.data(), mul.data(), bias.data(), thr.data());
     CHECK(std::strcmp(op.kernel_path(), path) == 0, "kernel_path %s, asked for %s", op.kernel_path(), path);
     want.assign(out_words(op.out_h(), op.out_w()), 0x7f7f7f7f);
     got.assign(want.size(), 0x5a5a5a5a);  // different garbage: every output must be written
-    bconv2d_reference(p, input.data(), filter.data(), mul.data(), bias.data(), thr.data(), want.data());
+    want8.assign(q8 ? want.size() : 0, int8_t(0x7f));
+    got8.assign(want8.size(), int8_t(0x5a));
+    bconv2d_reference(p, input.data(), filter.data(), mul.data(), bias.data(), thr.data(),
+                      q8 ? static_cast<void*>(want8.data()) : want.data());
     // in order, in reverse (no task may depend on another's), or on 3 real threads (no two tasks
     // may write the same output word: bit-packed words split between channel runs)
     static ThreadPool pool(3);
     const uint64_t how = c.runner >= 0 ? uint64_t(c.runner) : rng() % 3;
-    op.run(input.data(), got.data(), how == 0 ? ParallelRunner{} : how == 1 ? reversed_runner() : pool.runner());
+    op.run(input.data(), q8 ? static_cast<void*>(got8.data()) : got.data(),
+           how == 0 ? ParallelRunner{} : how == 1 ? reversed_runner() : pool.runner());
   } catch (const std::exception& e) {
     CHECK(false, "%s: %s threw %s", path, describe(p).c_str(), e.what());
     return;
+  }
+  if (q8) {
+    size_t inside = 0;  // outputs not saturated: the transform itself is tested, not the clamp
+    for (size_t i = 0; i < want.size(); ++i) {
+      want[i] = want8[i], got[i] = got8[i];
+      inside += want8[i] > -128 && want8[i] < 127;
+    }
+    CHECK(want.size() < 64 || inside * 2 > want.size(), "%s: %s: only %zu of %zu int8 outputs unsaturated",
+          path, describe(p).c_str(), inside, want.size());
   }
   // float outputs are compared as their bits (int32 words): exact, NaN-free here, -0.0 distinct
   size_t bad = 0, first = 0;
@@ -132,12 +151,13 @@ BConv2DParams base(int64_t cin, int64_t k, Padding pad, int pad_value, Output ou
 // Every listed channel count with every padding kind and both outputs, 3x3 stride 1 and 2.
 void fixed_cases(const char* path, std::mt19937_64& rng) {
   for (const int64_t cin : {1, 3, 31, 32, 33, 63, 64, 65, 100, 255, 300})
-    for (int mode = 0; mode < 5; ++mode) {
-      // SAME/0 float, SAME/1 float, VALID float, SAME/1 bitpacked, VALID bitpacked
-      const Padding pad = mode == 2 || mode == 4 ? Padding::kValid : Padding::kSame;
+    for (int mode = 0; mode < 7; ++mode) {
+      // SAME/0 float, SAME/1 float, VALID float, SAME/1 bitpacked, VALID bitpacked, SAME/1 int8,
+      // VALID int8
+      const Padding pad = mode == 2 || mode == 4 || mode == 6 ? Padding::kValid : Padding::kSame;
       const int pv = mode == 0 ? 0 : 1;
       Case c;
-      c.p = base(cin, 3, pad, pv, mode >= 3 ? Output::kBitpacked : Output::kFloat);
+      c.p = base(cin, 3, pad, pv, mode >= 5 ? Output::kInt8 : mode >= 3 ? Output::kBitpacked : Output::kFloat);
       c.unit_affine = mode == 0;
       c.p.stride_h = c.p.stride_w = 1 + (cin % 2);
       run_case(c, path, rng);
@@ -184,9 +204,10 @@ Case random_case(std::mt19937_64& rng) {
   p.dilation_h = 1 + int64_t(rng() % 2), p.dilation_w = rng() % 4 ? p.dilation_h : 1 + int64_t(rng() % 2);
   p.padding = rng() % 3 == 0 ? Padding::kValid : Padding::kSame;
   p.pad_value = int(rng() % 2);
-  p.output = rng() % 3 == 0 ? Output::kBitpacked : Output::kFloat;
-  if (p.output == Output::kBitpacked && p.padding == Padding::kSame) p.pad_value = 1;
-  p.activation = p.output == Output::kFloat ? Activation(rng() % 4) : Activation::kNone;
+  const uint64_t kind = rng() % 6;
+  p.output = kind < 2 ? Output::kBitpacked : kind == 2 ? Output::kInt8 : Output::kFloat;
+  if (p.output != Output::kFloat && p.padding == Padding::kSame) p.pad_value = 1;
+  p.activation = p.output != Output::kBitpacked ? Activation(rng() % 4) : Activation::kNone;
   p.batch = 1 + int64_t(rng() % 3);
   p.in_h = 1 + int64_t(rng() % 10);
   p.in_w = rng() % 10 == 0 ? 60 + int64_t(rng() % 20) : 1 + int64_t(rng() % 10);  // > 64: two tasks
@@ -228,6 +249,28 @@ void test_quantize(std::mt19937_64& rng) {
           CHECK(back[size_t(r * channels + c)] == (want ? -1.0f : 1.0f), "dequantize C=%lld channel %lld",
                 (long long)channels, (long long)c);
       }
+    // int8 (quantized models): -1 below the zero point; back to the quantized +-1
+    for (const int32_t zp : {-128, -3, 0, 5, 127}) {
+      std::vector<int8_t> x8(size_t(rows * channels));
+      for (int8_t& v : x8) v = int8_t(int(rng() % 256) - 128);
+      quantize(x8.data(), rows, channels, zp, q.data());
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < nw * 32; ++c) {
+          const int bit = (uint32_t(q[size_t(r * nw + c / 32)]) >> (c % 32)) & 1;
+          CHECK(bit == (c < channels && x8[size_t(r * channels + c)] < zp), "quantize int8 zp=%d C=%lld "
+                "channel %lld: bit %d", zp, (long long)channels, (long long)c, bit);
+        }
+      for (const float scale : {1.0f / 3, 0.25f, 0.0101f, 2.0f}) {
+        std::vector<int8_t> out(size_t(rows * channels), 0x5a);
+        dequantize(q.data(), rows, channels, scale, zp, out.data());
+        const int32_t one = int32_t(std::lround(1.0 / scale));  // 3, 4, 99, 1 (0.5 rounds away from 0)
+        for (int64_t i = 0; i < rows * channels; ++i) {
+          const int want = x8[size_t(i)] < zp ? std::max(-128, zp - one) : std::min(127, zp + one);
+          CHECK(out[size_t(i)] == want, "dequantize int8 scale %g zp %d: %d, want %d", double(scale), zp,
+                int(out[size_t(i)]), want);
+        }
+      }
+    }
   }
 }
 
@@ -361,6 +404,12 @@ void test_errors() {
   p = base(64, 3, Padding::kSame, 1, Output::kFloat);
   p.stride_h = 0;
   expect_error(p, "stride_height");
+  expect_error(base(64, 3, Padding::kSame, 0, Output::kInt8), "int8 output needs padding VALID or SAME with pad_values 1");
+  p = base(64, 3, Padding::kValid, 1, Output::kInt8);
+  p.out_scale = 0.0f;
+  expect_error(p, "positive, finite output scale");
+  p.out_scale = 0.5f, p.out_zero_point = 128;
+  expect_error(p, "zero point must be in [-128, 127]");
   setenv("REP_DEPLOY_KERNEL", "bogus", 1);
   expect_error(base(64, 3, Padding::kSame, 1, Output::kFloat), "choose one of");
 }
