@@ -1,6 +1,6 @@
 // Shared pieces of the LCE op adapters (lce_quantize.cc, lce_dequantize.cc, lce_bconv2d.cc,
-// lce_bmaxpool2d.cc): the
-// resolved C API, tensor accessors, and the error convention. Every failure is reported through
+// lce_bmaxpool2d.cc): the resolved C API, tensor accessors, option parsing, the library's threads
+// and the error convention. Every failure is reported through
 // TfLiteOpaqueContextReportError as one line "<Op> (output '<tensor>'): <what>" and returns
 // kTfLiteError; LiteRT then adds which node number failed. No exception crosses the C boundary.
 #pragma once
@@ -55,9 +55,9 @@ void free_data(TfLiteOpaqueContext*, void* data) {
   delete static_cast<Data*>(data);
 }
 
-// The threads LceBconv2d and LceBMaxPool2d run on (RepDeploySetLceThreads): LiteRT's C API gives custom ops no thread
-// pool, so the library keeps one, process-wide. set_lce_threads(n): n >= 1, the invoking thread
-// counting as one. lce_pool(): the pool, or null for 1 thread; the caller's copy keeps it alive
+// The threads LceBconv2d and LceBMaxPool2d run on (RepDeploySetLceThreads): LiteRT's C API gives
+// custom ops no thread pool, so the library keeps one, process-wide. set_lce_threads(n): n >= 1, the
+// invoking thread counting as one. lce_pool(): the pool, or null for 1 thread; the caller's copy keeps it alive
 // through a run even if the count changes meanwhile.
 void set_lce_threads(int threads);
 std::shared_ptr<core::ThreadPool> lce_pool();
