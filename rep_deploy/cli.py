@@ -331,8 +331,7 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
     """
     import numpy as np
 
-    from rep_deploy.onnx_file import ModelFileError
-    from rep_deploy.session import InferenceSession, InputError
+    from rep_deploy.session import InferenceSession
 
     try:
         x = np.load(input_path, allow_pickle=False)
@@ -345,7 +344,7 @@ def run(model_path: str, input_path: str, normalize: bool, threads: int | None, 
     try:
         sess = InferenceSession(model_path, threads, use_library=False if no_library else None)
         logits = sess.run(sess.normalize(x)) if normalize else sess.run(x)
-    except (InputError, ModelFileError, FileNotFoundError, RuntimeError) as e:
+    except (ValueError, FileNotFoundError, RuntimeError) as e:  # InputError, ModelFileError: ValueErrors
         raise ReportedError(str(e)) from None
     z = logits.astype(np.float64) - logits.max(axis=1, keepdims=True)
     probs = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)

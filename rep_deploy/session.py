@@ -98,7 +98,10 @@ class InferenceSession:
         except Exception as e:  # noqa: BLE001 - a damaged flatbuffer raises anything
             raise ValueError(f"{self.path} is not a readable TFLite model ({type(e).__name__}); "
                              f"re-convert or re-copy it") from None
-        runner = LceRunner(data, threads or 1)
+        try:
+            runner = LceRunner(data, threads or 1)
+        except ValueError as e:
+            raise ValueError(f"{self.path}: {e}") from None
         self.backend = "lce"
         self.metadata = summary.metadata
         self.uses_custom_ops = "LceBconv2d" in summary.op_histogram

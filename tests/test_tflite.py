@@ -257,6 +257,30 @@ def test_info_and_bench_name_what_stock_litert_cannot_run(demo_tflite: tuple[Pat
         bench_model(None, bad, BenchOptions())
 
 
+def test_int8_io_tflite_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A quantized file with int8 input is named as such, not a traceback from LCE's interpreter."""
+    from rep_deploy.converters.tflite._tf import load
+    from rep_deploy.converters.tflite.lower import lower_to_keras
+
+    cin = 16
+    w = np.where(np.random.default_rng(0).standard_normal((8, cin, 3, 3)) >= 0, 1.0, -1.0).astype(np.float32)
+    node = ops.make_node("BinaryConv", ["x", "w", "s"], ["y"], name="conv", kernel_shape=[3, 3], strides=[1, 1],
+                         pads=[1] * 4, dilations=[1, 1], group=1, pad_value=1)
+    model = make_model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, cin, 6, 6])], ["y"],
+                       [("w", bitpack.pack_weights(w)), ("s", np.ones(8, np.float32))])
+    tf = load().tf
+    data = load().lce.convert_keras_model(lower_to_keras(onnx.load_from_string(model)).keras_model,
+                                          inference_input_type=tf.int8, inference_output_type=tf.int8,
+                                          experimental_default_int8_range=(-3.0, 3.0))
+    path = tmp_path / "quantized.tflite"
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"quantized.tflite: its input and output are int8 / float32: rep-deploy runs"):
+        rd.InferenceSession(path)
+    np.save(tmp_path / "x.npy", np.zeros((1, cin, 6, 6), np.float32))
+    r = CliRunner().invoke(main, ["run", str(path), "--input", str(tmp_path / "x.npy")])
+    assert r.exit_code == 1 and "Traceback" not in r.output and "float32 input and output" in r.output
+
+
 def test_info_reads_tflite(demo_tflite: tuple[Path, Path], tmp_path: Path) -> None:
     _, tflite_path = demo_tflite
     r = CliRunner().invoke(main, ["info", str(tflite_path), "--json"])

@@ -27,6 +27,11 @@ class LceRunner:
         from larq_compute_engine.tflite.python.interpreter import Interpreter
 
         self._interpreter = Interpreter(data, num_threads=int(threads))
+        io = [np.dtype(t).name for t in (*self._interpreter.input_types, *self._interpreter.output_types)]
+        if any(t != "float32" for t in io):  # a fully quantized model: predict() would fail deep in LCE
+            raise ValueError(f"its input and output are {' / '.join(io)}: rep-deploy runs .tflite files "
+                             f"with float32 input and output (LCE's converter keeps them float32 unless "
+                             f"given inference_input_type / inference_output_type)")
         (n, h, w, c), = self._interpreter.input_shapes
         #: NCHW input shape, batch free (the model itself takes one image at a time)
         self.input_shape: list[int | None] = [None, int(c), int(h), int(w)]
