@@ -73,6 +73,10 @@ def inspect_tflite(data: bytes) -> TFLiteSummary:
                          f"re-copy it") from None
     names = [_op_name(schema, c) for c in model.operatorCodes]
     type_names = {v: k.lower() for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+
+    def types(ids: Any) -> list[str]:  # the tensor types of an op's inputs or outputs; -1: absent
+        return [type_names.get(graph.tensors[i].type, "?") for i in ids if i >= 0]
+
     hist: Counter = Counter()
     bconvs = []
     custom = []
@@ -81,14 +85,13 @@ def inspect_tflite(data: bytes) -> TFLiteSummary:
         name = names[op.opcodeIndex]
         hist[name] += 1
         if model.operatorCodes[op.opcodeIndex].customCode:
-            types = lambda ids: [type_names.get(graph.tensors[i].type, "?") for i in ids if i >= 0]  # noqa: E731
             custom.append({"op": name, "node": index, "inputs": types(op.inputs), "outputs": types(op.outputs)})
         if name == "LceBconv2d":
             options = flexbuffers.Loads(bytes(bytearray(op.customOptions))) if op.customOptions is not None else {}
             filt = graph.tensors[op.inputs[1]]
             out = graph.tensors[op.outputs[0]]
             filters.add(op.inputs[1])
-            kind = type_names.get(out.type, "?")
+            kind = types(op.outputs[:1])[0]
             bconvs.append({**options, "filter_shape": [int(d) for d in filt.shape],
                            "output": {"int32": "bitpacked", "float32": "float"}.get(kind, kind),
                            "output_shape": [int(d) for d in out.shape]})

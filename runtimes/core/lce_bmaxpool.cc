@@ -26,6 +26,7 @@ void window(int64_t o, int64_t stride, int64_t pad, int64_t filter, int64_t in, 
 struct Job {
   const BMaxPool2DParams* p;
   PoolGeometry g;
+  int64_t x_lo, x_hi;  // the input columns any output row's windows read: first start to last end
   const uint32_t* in;
   uint32_t* out;
 };
@@ -38,12 +39,9 @@ void pool_row(void* usr, size_t row) {
   const int64_t nw = p.words, n = int64_t(row) / j.g.out_h, oy = int64_t(row) % j.g.out_h;
   int64_t y0 = 0, y1 = 0;
   window(oy, p.stride_h, j.g.pad_top, p.filter_h, p.in_h, &y0, &y1);
-  // the columns any window of this row reads: from the first window's start to the last one's end
-  int64_t x_lo = 0, x_hi = 0, unused = 0;
-  window(0, p.stride_w, j.g.pad_left, p.filter_w, p.in_w, &x_lo, &unused);
-  window(j.g.out_w - 1, p.stride_w, j.g.pad_left, p.filter_w, p.in_w, &unused, &x_hi);
+  const int64_t x_lo = j.x_lo;
   thread_local std::vector<uint32_t> columns;
-  columns.resize(size_t((x_hi - x_lo) * nw));
+  columns.resize(size_t((j.x_hi - x_lo) * nw));
   const uint32_t* plane = j.in + n * p.in_h * p.in_w * nw;
   std::memcpy(columns.data(), plane + (y0 * p.in_w + x_lo) * nw, columns.size() * sizeof(uint32_t));
   for (int64_t y = y0 + 1; y < y1; ++y) {
@@ -71,8 +69,11 @@ PoolShape bmaxpool2d_shape(const BMaxPool2DParams& p) {
 }
 
 void bmaxpool2d(const BMaxPool2DParams& p, const int32_t* input, int32_t* output, const ParallelRunner& par) {
-  Job j{&p, make_pool_geometry(p), reinterpret_cast<const uint32_t*>(input), reinterpret_cast<uint32_t*>(output)};
+  Job j{&p, make_pool_geometry(p), 0, 0, reinterpret_cast<const uint32_t*>(input), reinterpret_cast<uint32_t*>(output)};
   if (j.g.out_w == 0) return;  // VALID on a narrower image: no output (out_h may be > 0)
+  int64_t unused = 0;
+  window(0, p.stride_w, j.g.pad_left, p.filter_w, p.in_w, &j.x_lo, &unused);
+  window(j.g.out_w - 1, p.stride_w, j.g.pad_left, p.filter_w, p.in_w, &unused, &j.x_hi);
   par.run(pool_row, size_t(p.batch * j.g.out_h), &j);
 }
 
